@@ -1,0 +1,80 @@
+# zcshim — build, test, demo, install. Outputs go to build/.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+B       := build
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -fPIC -ftls-model=initial-exec
+SHIM_CFLAGS := $(CFLAGS) -fvisibility=hidden -fno-builtin-free -fno-builtin-malloc
+LDLIBS  := -ldl -lpthread
+
+SHIM_SRCS  := $(wildcard shim/*.c)
+SHIM_OBJS  := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
+# core = everything but the exported wrappers and the constructor: linked into tools and unit tests
+CORE_OBJS  := $(filter-out $(B)/obj/shim/interpose% $(B)/obj/shim/init.o,$(SHIM_OBJS))
+TOOL_SRCS  := $(wildcard tools/*.c)
+TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
+PROG_SRCS  := $(wildcard tests/progs/*.c)
+PROGS      := $(PROG_SRCS:tests/progs/%.c=$(B)/progs/%)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNITS      := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
+
+.PHONY: all deps test unit e2e demo bench asan install uninstall clean
+all: $(B)/libzcshim.so $(B)/zcshim $(PROGS)
+
+deps:
+	@tools/install-deps.sh build
+
+$(B)/obj/%.o: %.c $(wildcard shim/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(if $(filter shim/%,$<),$(SHIM_CFLAGS),$(CFLAGS)) -Ishim -c $< -o $@
+
+$(B)/libzcshim.so: $(SHIM_OBJS) shim/zcshim.map
+	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/zcshim.map -Wl,-z,defs,-z,now $(LDLIBS)
+
+$(B)/zcshim: $(TOOL_OBJS) $(CORE_OBJS)
+	$(CC) -o $@ $(TOOL_OBJS) $(CORE_OBJS) -lelf $(LDLIBS)
+
+$(B)/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+$(B)/unit/%: tests/unit/%.c $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ishim -o $@ $< $(CORE_OBJS) -lcriterion $(LDLIBS)
+
+test:
+	@tools/install-deps.sh test
+	@$(MAKE) --no-print-directory all $(UNITS)
+	@tests/run-tests.sh
+
+unit: all $(UNITS)
+	@tests/run-tests.sh unit
+
+e2e: all
+	@tests/run-tests.sh e2e
+
+demo:
+	@tools/install-deps.sh demo
+	@$(MAKE) --no-print-directory all
+	@$(B)/zcshim bench --demo
+
+asan:
+	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer" all
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(B)/libzcshim.so $(DESTDIR)$(PREFIX)/lib/libzcshim.so
+	install -m 0755 $(B)/zcshim $(DESTDIR)$(PREFIX)/bin/zcshim
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	for m in tools/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	for m in tools/*.5; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libzcshim.so $(DESTDIR)$(PREFIX)/bin/zcshim
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/zcshim.1 $(DESTDIR)$(PREFIX)/share/man/man5/zcshim.conf.5
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,270 @@
+/* config.c — parses zcshim.conf and ZCSHIM_* variables; a bad value is reported and ignored. */
+#include "config.h"
+#include "log.h"
+#include "real.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct zc_config zc_cfg;
+
+const struct zc_config_key zc_config_keys[] = {
+	{"mode", "eager", "off, eager"},
+	{"min_bytes_tcp", "16384", "a byte count 0..1G, suffix K or M allowed"},
+	{"min_bytes_pipe", "4096", "a byte count 0..1G, suffix K or M allowed"},
+	{"min_bytes_file", "65536", "a byte count 0..1G, suffix K or M allowed"},
+	{"unix_sockets", "off", "on, off"},
+	{"lease", "require", "require, prefer, off"},
+	{"log_level", "warn", "error, warn, info, debug"},
+	{"log_file", "", "a path, or empty for stderr"},
+	{"stats_file", "", "a path (%p becomes the pid), or empty for none"},
+	{"inherit", "on", "on, off"},
+	{"lease_signal", "SIGRTMAX-2", "a real-time signal: SIGRTMIN+N, SIGRTMAX-N or its number"},
+};
+const int zc_config_nkeys = sizeof zc_config_keys / sizeof zc_config_keys[0];
+
+/* key_index — position of a key in zc_config_keys, or -1. */
+static int key_index(const char *key)
+{
+	for (int i = 0; i < zc_config_nkeys; i++)
+		if (!strcmp(zc_config_keys[i].name, key)) return i;
+	return -1;
+}
+
+/* parse_word — index of val among the choices, or -1. */
+static int parse_word(const char *val, const char *const *choices)
+{
+	for (int i = 0; choices[i]; i++)
+		if (!strcasecmp(val, choices[i])) return i;
+	return -1;
+}
+
+/* parse_bool — on/off and the usual synonyms. */
+static int parse_bool(const char *val)
+{
+	static const char *const on[] = {"on", "yes", "true", "1", NULL};
+	static const char *const off[] = {"off", "no", "false", "0", NULL};
+	if (parse_word(val, on) >= 0) return 1;
+	if (parse_word(val, off) >= 0) return 0;
+	return -1;
+}
+
+/* parse_bytes — "65536", "64K", "1M"; -1 when malformed or out of range. */
+static long parse_bytes(const char *val)
+{
+	char *end;
+	if (!isdigit((unsigned char)*val)) return -1;
+	errno = 0;
+	unsigned long long v = strtoull(val, &end, 10);
+	if (errno) return -1;
+	if (*end == 'K' || *end == 'k') v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm') v <<= 20, end++;
+	if (*end || v > (1ULL << 30)) return -1;
+	return (long)v;
+}
+
+/* parse_signal — SIGRTMIN+N, SIGRTMAX-N or a number inside the real-time range. */
+static int parse_signal(const char *val)
+{
+	long v;
+	char *end;
+	if (!strncasecmp(val, "SIGRTMIN", 8)) {
+		v = SIGRTMIN + (val[8] ? strtol(val + 8, &end, 10) : 0);
+		if (val[8] && (*end || val[8] != '+')) return -1;
+	} else if (!strncasecmp(val, "SIGRTMAX", 8)) {
+		v = SIGRTMAX + (val[8] ? strtol(val + 8, &end, 10) : 0);
+		if (val[8] && (*end || val[8] != '-')) return -1;
+	} else {
+		if (!isdigit((unsigned char)*val)) return -1;
+		v = strtol(val, &end, 10);
+		if (*end) return -1;
+	}
+	return (v >= SIGRTMIN && v <= SIGRTMAX) ? (int)v : -1;
+}
+
+/* bad — the one line a bad value gets: origin, key, value, what is accepted. */
+static int bad(int err_fd, const char *origin, const char *key, const char *val, const char *accepted)
+{
+	char line[768];
+	int n = zc_log_format(line, sizeof line - 1, "zcshim: %s: bad value '%s' for %s (accepted: %s); keeping the previous value\n",
+			      origin, val, key, accepted);
+	if (err_fd >= 0) zc_raw_write(err_fd, line, (size_t)n);
+	return -1;
+}
+
+/* zc_config_set — validates and stores one key. */
+int zc_config_set(struct zc_config *c, const char *key, const char *val, const char *origin, int err_fd)
+{
+	static const char *const modes[] = {"off", "eager", NULL};
+	static const char *const leases[] = {"require", "prefer", "off", NULL};
+	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+	int i = key_index(key);
+	if (i < 0) {
+		char line[512];
+		int n = zc_log_format(line, sizeof line - 1, "zcshim: %s: unknown key '%s' (value '%s' ignored)\n", origin, key, val);
+		if (err_fd >= 0) zc_raw_write(err_fd, line, (size_t)n);
+		return -1;
+	}
+	const char *acc = zc_config_keys[i].accepted;
+	long v;
+	switch (i) {
+	case 0: v = parse_word(val, modes); if (v < 0) return bad(err_fd, origin, key, val, acc); c->mode = (int)v; break;
+	case 1: v = parse_bytes(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->min_bytes_tcp = v; break;
+	case 2: v = parse_bytes(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->min_bytes_pipe = v; break;
+	case 3: v = parse_bytes(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->min_bytes_file = v; break;
+	case 4: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->unix_sockets = (int)v; break;
+	case 5: v = parse_word(val, leases); if (v < 0) return bad(err_fd, origin, key, val, acc); c->lease = (int)v; break;
+	case 6: v = parse_word(val, levels); if (v < 0) return bad(err_fd, origin, key, val, acc); c->log_level = (int)v; break;
+	case 7:
+		if (strlen(val) >= sizeof c->log_file) return bad(err_fd, origin, key, val, "a path shorter than 256 bytes");
+		strcpy(c->log_file, val);
+		break;
+	case 8:
+		if (strlen(val) >= sizeof c->stats_file) return bad(err_fd, origin, key, val, "a path shorter than 256 bytes");
+		strcpy(c->stats_file, val);
+		break;
+	case 9: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->inherit = (int)v; break;
+	case 10: v = parse_signal(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->lease_signal = (int)v; break;
+	}
+	return 0;
+}
+
+/* zc_config_defaults — every key at its documented default. */
+void zc_config_defaults(struct zc_config *c)
+{
+	memset(c, 0, sizeof *c);
+	for (int i = 0; i < zc_config_nkeys; i++) zc_config_set(c, zc_config_keys[i].name, zc_config_keys[i].def, "default", 2);
+}
+
+/* trim — strips blanks at both ends, in place. */
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s)) s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+	return s;
+}
+
+/* zc_config_parse_text — "key = value" lines; '#' starts a comment; returns bad lines. */
+int zc_config_parse_text(struct zc_config *c, const char *text, const char *path, int err_fd)
+{
+	int bad_lines = 0, lineno = 0;
+	const char *p = text;
+	while (*p) {
+		char line[1024], origin[320];
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		lineno++;
+		if (len >= sizeof line) len = sizeof line - 1;
+		memcpy(line, p, len);
+		line[len] = 0;
+		p = nl ? nl + 1 : p + strlen(p);
+		char *hash = strchr(line, '#');
+		if (hash) *hash = 0;
+		char *s = trim(line);
+		if (!*s) continue;
+		zc_log_format(origin, sizeof origin, "%s:%d", path, lineno);
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			char msg[512];
+			int n = zc_log_format(msg, sizeof msg - 1, "zcshim: %s: expected 'key = value', got '%s'\n", origin, s);
+			if (err_fd >= 0) zc_raw_write(err_fd, msg, (size_t)n);
+			bad_lines++;
+			continue;
+		}
+		*eq = 0;
+		char *key = trim(s), *val = trim(eq + 1);
+		if (zc_config_set(c, key, val, origin, err_fd) < 0) bad_lines++;
+		else c->origin[key_index(key)] = ZC_ORIGIN_FILE;
+	}
+	return bad_lines;
+}
+
+/* zc_config_load_file — reads a file with raw syscalls (no stdio in the host program). */
+int zc_config_load_file(struct zc_config *c, const char *path, int err_fd)
+{
+	static char text[65536];
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		char msg[512];
+		int n = zc_log_format(msg, sizeof msg - 1, "zcshim: cannot read config file %s (errno %d); using defaults\n", path, errno);
+		if (err_fd >= 0) zc_raw_write(err_fd, msg, (size_t)n);
+		return -1;
+	}
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof text - 1 && (r = zc_raw_read(fd, text + len, sizeof text - 1 - len)) > 0) len += (size_t)r;
+	zc_raw_close(fd);
+	text[len] = 0;
+	return zc_config_parse_text(c, text, path, err_fd);
+}
+
+/* zc_config_load_env — ZCSHIM_MODE=eager and so on; ZCSHIM_CONF is the file, not a key. */
+int zc_config_load_env(struct zc_config *c, char *const *envp, int err_fd)
+{
+	int bad_vals = 0;
+	for (char *const *e = envp; e && *e; e++) {
+		if (strncmp(*e, "ZCSHIM_", 7) || !strncmp(*e, "ZCSHIM_CONF=", 12)) continue;
+		const char *eq = strchr(*e, '=');
+		if (!eq) continue;
+		char key[64], origin[80];
+		size_t kl = (size_t)(eq - *e) - 7;
+		if (kl >= sizeof key) kl = sizeof key - 1;
+		for (size_t i = 0; i < kl; i++) key[i] = (char)tolower((unsigned char)(*e)[7 + i]);
+		key[kl] = 0;
+		zc_log_format(origin, sizeof origin, "environment ZCSHIM_%s", *e + 7);
+		origin[strcspn(origin, "=")] = 0;
+		if (zc_config_set(c, key, eq + 1, origin, err_fd) < 0) bad_vals++;
+		else c->origin[key_index(key)] = ZC_ORIGIN_ENV;
+	}
+	return bad_vals;
+}
+
+/* env_get — getenv over an explicit environment. */
+static const char *env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (char *const *e = envp; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
+	return NULL;
+}
+
+/* zc_config_load — the whole lookup order of DESIGN.md section 4. */
+int zc_config_load(struct zc_config *c, char *const *envp, int err_fd)
+{
+	int bad_n = 0;
+	zc_config_defaults(c);
+	const char *path = env_get(envp, "ZCSHIM_CONF");
+	if (path && *path) bad_n += zc_config_load_file(c, path, err_fd) < 0;
+	else if (syscall(SYS_faccessat, AT_FDCWD, "/etc/zcshim.conf", R_OK) == 0)
+		bad_n += zc_config_load_file(c, "/etc/zcshim.conf", err_fd) > 0;
+	bad_n += zc_config_load_env(c, envp, err_fd);
+	return bad_n;
+}
+
+/* zc_config_get — a key's current value as text. */
+int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t cap)
+{
+	static const char *const modes[] = {"off", "eager"};
+	static const char *const leases[] = {"require", "prefer", "off"};
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	switch (key_index(key)) {
+	case 0: return zc_log_format(out, cap, "%s", modes[c->mode]);
+	case 1: return zc_log_format(out, cap, "%ld", c->min_bytes_tcp);
+	case 2: return zc_log_format(out, cap, "%ld", c->min_bytes_pipe);
+	case 3: return zc_log_format(out, cap, "%ld", c->min_bytes_file);
+	case 4: return zc_log_format(out, cap, "%s", c->unix_sockets ? "on" : "off");
+	case 5: return zc_log_format(out, cap, "%s", leases[c->lease]);
+	case 6: return zc_log_format(out, cap, "%s", levels[c->log_level]);
+	case 7: return zc_log_format(out, cap, "%s", c->log_file);
+	case 8: return zc_log_format(out, cap, "%s", c->stats_file);
+	case 9: return zc_log_format(out, cap, "%s", c->inherit ? "on" : "off");
+	case 10: return zc_log_format(out, cap, "%d", c->lease_signal);
+	}
+	return -1;
+}

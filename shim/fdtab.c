@@ -1,0 +1,266 @@
+/* fdtab.c — uthash map fd -> zc_fd_info with the shim's own allocator, plus a byte cache of kinds. */
+#include "fdtab.h"
+#include "real.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+/* uthash allocates its bucket arrays from mmap, never from the host's malloc. */
+static void *pool_alloc(size_t sz);
+static void pool_free(void *p, size_t sz);
+#define uthash_malloc(sz) pool_alloc(sz)
+#define uthash_free(p, sz) pool_free(p, sz)
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+struct entry {
+	struct zc_fd_info i;
+	UT_hash_handle hh;
+	struct entry *next_free;
+};
+
+#define FAST_FDS 4096
+static uint8_t kind_cache[FAST_FDS]; /* 0 = unknown; read without the lock */
+static struct entry *table;
+static struct entry *free_list;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t next_gen = 1;
+
+/* pool_alloc — whole pages from mmap; only uthash's rare table growth comes here. */
+static void *pool_alloc(size_t sz)
+{
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* pool_free — returns pages taken by pool_alloc. */
+static void pool_free(void *p, size_t sz)
+{
+	if (p) syscall(SYS_munmap, p, sz);
+}
+
+/* entry_new — from the free list, refilled a page-run at a time. */
+static struct entry *entry_new(void)
+{
+	if (!free_list) {
+		size_t n = 64 * 1024 / sizeof(struct entry);
+		struct entry *chunk = pool_alloc(n * sizeof(struct entry));
+		if (!chunk) return NULL;
+		for (size_t k = 0; k < n; k++) {
+			chunk[k].next_free = free_list;
+			free_list = &chunk[k];
+		}
+	}
+	struct entry *e = free_list;
+	free_list = e->next_free;
+	memset(e, 0, sizeof *e);
+	return e;
+}
+
+/* classify — what kind of object the descriptor refers to. */
+static int classify(int fd, struct zc_fd_info *i)
+{
+	struct stat st;
+	if (syscall(SYS_fstat, fd, &st) < 0) return -1;
+	i->dev = st.st_dev;
+	i->ino = st.st_ino;
+	i->flags = (int)zc_raw_fcntl(fd, F_GETFL, 0);
+	if (S_ISREG(st.st_mode)) {
+		struct statfs sf;
+		i->kind = ZC_FD_FILE;
+		if (syscall(SYS_fstatfs, fd, &sf) == 0 && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC))
+			i->kind = ZC_FD_PROC;
+	} else if (S_ISSOCK(st.st_mode)) {
+		int dom = 0, type = 0, proto = 0;
+		socklen_t l = sizeof dom;
+		syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l);
+		l = sizeof type;
+		syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l);
+		l = sizeof proto;
+		syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l);
+		if ((dom == AF_INET || dom == AF_INET6) && type == SOCK_STREAM && proto == IPPROTO_TCP) i->kind = ZC_FD_TCP;
+		else if (dom == AF_UNIX && type == SOCK_STREAM) i->kind = ZC_FD_UNIX;
+		else i->kind = ZC_FD_OTHER;
+	} else if (S_ISFIFO(st.st_mode)) {
+		i->kind = ZC_FD_PIPE;
+	} else {
+		i->kind = ZC_FD_OTHER;
+	}
+	return 0;
+}
+
+/* lookup_or_add — entry for fd, classified outside the lock then inserted. Caller holds no lock. */
+static int lookup_or_add(int fd, struct zc_fd_info *out)
+{
+	struct entry *e;
+	pthread_mutex_lock(&lock);
+	HASH_FIND_INT(table, &fd, e);
+	if (e) {
+		*out = e->i;
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&lock);
+
+	struct zc_fd_info i;
+	memset(&i, 0, sizeof i);
+	for (int k = 0; k < ZC_FD_DSTS; k++) i.dsts[k] = -1;
+	i.fd = fd;
+	if (classify(fd, &i) < 0) return -1;
+
+	pthread_mutex_lock(&lock);
+	HASH_FIND_INT(table, &fd, e);
+	if (!e && (e = entry_new())) {
+		i.gen = next_gen++;
+		e->i = i;
+		HASH_ADD_INT(table, i.fd, e);
+		if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], (uint8_t)i.kind, __ATOMIC_RELAXED);
+	}
+	if (e) *out = e->i;
+	else *out = i; /* out of memory: answer, but remember nothing */
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+/* zc_fdtab_kind — fast path: one byte load for descriptors already seen. */
+int zc_fdtab_kind(int fd)
+{
+	if (fd >= 0 && fd < FAST_FDS) {
+		int k = __atomic_load_n(&kind_cache[fd], __ATOMIC_RELAXED);
+		if (k) return k;
+	}
+	if (fd < 0) return ZC_FD_OTHER;
+	struct zc_fd_info i;
+	return lookup_or_add(fd, &i) < 0 ? ZC_FD_OTHER : i.kind;
+}
+
+/* zc_fdtab_get — a copy of the entry, so no pointer outlives the lock. */
+int zc_fdtab_get(int fd, struct zc_fd_info *out)
+{
+	if (fd < 0) return -1;
+	return lookup_or_add(fd, out);
+}
+
+/* remove_locked — drops one entry; caller holds the lock. */
+static void remove_locked(struct entry *e)
+{
+	HASH_DEL(table, e);
+	if (e->i.fd >= 0 && e->i.fd < FAST_FDS) __atomic_store_n(&kind_cache[e->i.fd], 0, __ATOMIC_RELAXED);
+	e->next_free = free_list;
+	free_list = e;
+}
+
+/* zc_fdtab_forget — the number no longer names what we classified. */
+void zc_fdtab_forget(int fd)
+{
+	struct entry *e;
+	if (fd < 0) return;
+	pthread_mutex_lock(&lock);
+	HASH_FIND_INT(table, &fd, e);
+	if (e) remove_locked(e);
+	else if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&lock);
+}
+
+/* zc_fdtab_forget_range — close_range(lo, hi). */
+void zc_fdtab_forget_range(unsigned lo, unsigned hi)
+{
+	struct entry *e, *tmp;
+	pthread_mutex_lock(&lock);
+	HASH_ITER(hh, table, e, tmp)
+	if ((unsigned)e->i.fd >= lo && (unsigned)e->i.fd <= hi) remove_locked(e);
+	pthread_mutex_unlock(&lock);
+}
+
+/* zc_fdtab_forget_all — after exec-like events where nothing can be trusted. */
+void zc_fdtab_forget_all(void)
+{
+	zc_fdtab_forget_range(0, ~0u);
+}
+
+/* zc_fdtab_revalidate — catches numbers closed behind our back (fclose, raw syscalls). */
+int zc_fdtab_revalidate(int fd, uint64_t gen)
+{
+	struct stat st;
+	struct entry *e;
+	int same = 0;
+	if (syscall(SYS_fstat, fd, &st) < 0) {
+		zc_fdtab_forget(fd);
+		return 0;
+	}
+	pthread_mutex_lock(&lock);
+	HASH_FIND_INT(table, &fd, e);
+	if (e && e->i.gen == gen && e->i.dev == st.st_dev && e->i.ino == st.st_ino) same = 1;
+	else if (e) remove_locked(e);
+	pthread_mutex_unlock(&lock);
+	return same;
+}
+
+/* WITH_ENTRY — runs a small update on fd's entry if its generation matches (G == 0: any). */
+#define WITH_ENTRY(FD, G, ...)                                                 \
+	do {                                                                       \
+		struct entry *e_;                                                      \
+		int fd_ = (FD);                                                        \
+		pthread_mutex_lock(&lock);                                             \
+		HASH_FIND_INT(table, &fd_, e_);                                        \
+		if (e_ && ((G) == 0 || e_->i.gen == (G))) {                            \
+			struct zc_fd_info *i = &e_->i;                                     \
+			__VA_ARGS__;                                                       \
+		}                                                                      \
+		pthread_mutex_unlock(&lock);                                           \
+	} while (0)
+
+void zc_fdtab_set_flags(int fd, int flags)
+{
+	WITH_ENTRY(fd, 0, i->flags = flags);
+}
+
+void zc_fdtab_set_lease(int fd, uint64_t gen, int state)
+{
+	WITH_ENTRY(fd, gen, i->lease = state);
+}
+
+int zc_fdtab_note_writer(int fd, pid_t tid)
+{
+	int multi = 0;
+	WITH_ENTRY(fd, 0, {
+		if (i->writer && i->writer != tid) i->multi_writer = 1;
+		i->writer = tid;
+		multi = i->multi_writer;
+	});
+	return multi;
+}
+
+void zc_fdtab_note_used(int fd, uint64_t gen, int used)
+{
+	WITH_ENTRY(fd, gen, i->unused = used ? 0 : i->unused + 1);
+}
+
+void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)
+{
+	WITH_ENTRY(fd, gen, {
+		int k, free_slot = -1;
+		for (k = 0; k < ZC_FD_DSTS && i->dsts[k] != dst; k++)
+			if (i->dsts[k] < 0 && free_slot < 0) free_slot = k;
+		if (k == ZC_FD_DSTS) i->dsts[free_slot >= 0 ? free_slot : (int)(gen % ZC_FD_DSTS)] = dst;
+	});
+}
+
+void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg)
+{
+	struct entry *e, *tmp;
+	pthread_mutex_lock(&lock);
+	HASH_ITER(hh, table, e, tmp) fn(&e->i, arg);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Fork: the child gets a consistent table and a lock nobody holds. */
+void zc_fdtab_atfork_prepare(void) { pthread_mutex_lock(&lock); }
+void zc_fdtab_atfork_parent(void) { pthread_mutex_unlock(&lock); }
+void zc_fdtab_atfork_child(void) { pthread_mutex_init(&lock, NULL); }

@@ -1,0 +1,67 @@
+/* fdtab.h — what the shim knows of each descriptor: kind, identity, flags, generation, lease. */
+#ifndef ZC_FDTAB_H
+#define ZC_FDTAB_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum zc_fd_kind {
+	ZC_FD_UNKNOWN = 0, /* not classified yet */
+	ZC_FD_FILE,        /* regular file that sendfile/splice can read */
+	ZC_FD_TCP,         /* TCP stream socket */
+	ZC_FD_UNIX,        /* AF_UNIX stream socket */
+	ZC_FD_PIPE,        /* pipe or FIFO */
+	ZC_FD_PROC,        /* regular file on procfs/sysfs: sizes lie, sendfile refuses */
+	ZC_FD_OTHER,       /* anything else: passed through */
+};
+
+enum zc_lease_state {
+	ZC_LS_NONE = 0,   /* not asked yet */
+	ZC_LS_HELD,       /* read lease held, signal routed to the shim's thread */
+	ZC_LS_DENIED,     /* EACCES/EAGAIN: no guarantee against other writers */
+	ZC_LS_BROKEN,     /* someone opened it for writing: never rewrite again */
+	ZC_LS_INHERITED,  /* held by the parent before fork: not ours to trust */
+	ZC_LS_NOT_NEEDED, /* lease = off */
+};
+
+#define ZC_FD_DSTS 4 /* destinations remembered per source, drained before a lease is released */
+
+struct zc_fd_info {
+	int fd;
+	int kind;
+	uint64_t gen;   /* new for every classification: a reused number never matches old records */
+	dev_t dev;
+	ino_t ino;
+	int flags;      /* O_APPEND, O_NONBLOCK, O_DIRECT... at classification or F_SETFL */
+	int lease;      /* enum zc_lease_state (sources) */
+	int unused;     /* records from this source that died unused in a row */
+	pid_t writer;   /* last thread that wrote (sockets, pipes) */
+	int multi_writer;
+	int dsts[ZC_FD_DSTS];
+};
+
+/* Kind of fd, classifying it on first sight (fstat + getsockopt); fast for small fds. */
+int zc_fdtab_kind(int fd);
+/* Copy of the entry (classifying if needed); 0, or -1 if fd is not open. */
+int zc_fdtab_get(int fd, struct zc_fd_info *out);
+/* fstat(fd) still matches the entry's identity; else the entry is reclassified. 1 = same. */
+int zc_fdtab_revalidate(int fd, uint64_t gen);
+/* The descriptor number was closed or replaced. */
+void zc_fdtab_forget(int fd);
+void zc_fdtab_forget_range(unsigned lo, unsigned hi);
+void zc_fdtab_forget_all(void);
+void zc_fdtab_set_flags(int fd, int flags);
+void zc_fdtab_set_lease(int fd, uint64_t gen, int state);
+/* Marks this thread as writer; returns 1 when another thread wrote to fd before. */
+int zc_fdtab_note_writer(int fd, pid_t tid);
+/* Bumps or reads the count of records from this source that died unused (step-down). */
+void zc_fdtab_note_used(int fd, uint64_t gen, int used);
+void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
+/* Calls fn for every entry (under the table lock: fn must not call back into fdtab). */
+void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg);
+/* Fork/exec hooks. */
+void zc_fdtab_atfork_prepare(void);
+void zc_fdtab_atfork_parent(void);
+void zc_fdtab_atfork_child(void);
+
+#endif

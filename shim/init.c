@@ -1,0 +1,74 @@
+/* init.c — the constructor: resolve, configure, register fork handlers; the destructor dumps stats. */
+#include "config.h"
+#include "detect.h"
+#include "fdtab.h"
+#include "guard.h"
+#include "lease.h"
+#include "log.h"
+#include "real.h"
+#include "rewrite.h"
+#include "shim.h"
+#include "stats.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+
+int zc_on;
+__thread int zc_depth;
+size_t zc_min_record;
+
+extern char **environ;
+
+#define HIGH_FD 900 /* the shim's own descriptors live high, out of the program's way */
+
+static void prepare(void) { zc_detect_atfork_prepare(); zc_fdtab_atfork_prepare(); }
+static void parent(void) { zc_fdtab_atfork_parent(); zc_detect_atfork_parent(); }
+
+/* child — fresh counters, free locks, leases that belong to the parent. */
+static void child(void)
+{
+	zc_fdtab_atfork_child();
+	zc_detect_atfork_child();
+	zc_stats_reset();
+	zc_lease_atfork_child();
+	zc_rewrite_atfork_child();
+}
+
+/* open_log — log_file opened once, moved to a high close-on-exec descriptor. */
+static int open_log(const char *path)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) return 2;
+	int high = (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+	zc_raw_close(fd);
+	return high >= 0 ? high : 2;
+}
+
+/* min_of — smallest positive of three thresholds. */
+static size_t min_of(long a, long b, long c)
+{
+	long m = a < b ? a : b;
+	return (size_t)(m < c ? m : c);
+}
+
+__attribute__((constructor)) static void zc_init(void)
+{
+	zc_real_resolve();
+	zc_stats_init();
+	zc_config_load(&zc_cfg, environ, 2); /* read now: some servers clear their environment later */
+	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
+	zc_guard_init();
+	/* a pipe write of at most PIPE_BUF is never rewritten, so such reads need no record */
+	long pipe_min = zc_cfg.min_bytes_pipe > PIPE_BUF ? zc_cfg.min_bytes_pipe : PIPE_BUF + 1;
+	zc_min_record = min_of(zc_cfg.min_bytes_tcp, pipe_min, zc_cfg.min_bytes_file);
+	if (zc_min_record < 4096) zc_min_record = 4096; /* below a page there is no interior to guard */
+	pthread_atfork(prepare, parent, child);
+	__atomic_store_n(&zc_on, 1, __ATOMIC_RELEASE);
+	zc_log(ZC_LOG_DEBUG, "loaded, mode %d", zc_cfg.mode);
+}
+
+__attribute__((destructor)) static void zc_fini(void)
+{
+	zc_stats_dump();
+}

@@ -1,0 +1,184 @@
+/* lease.c — F_SETLEASE read leases; breaks arrive on a real-time signal at the shim's lease thread. */
+#include "lease.h"
+#include "config.h"
+#include "detect.h"
+#include "fdtab.h"
+#include "log.h"
+#include "real.h"
+#include "stats.h"
+
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#define FDS 4096 /* sources above this number are not leased (and so not rewritten) */
+
+static uint8_t broken[FDS];
+static int inflight[FDS];
+static pid_t lease_tid;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int ready_flag;
+
+/* sleep_ms — nanosleep without touching the program's signal state. */
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	syscall(SYS_nanosleep, &ts, NULL);
+}
+
+/* queued — bytes still queued in a destination (socket send queue or pipe); 0 if unknown. */
+static int queued(int dst)
+{
+	int q = 0;
+	if (ioctl(dst, SIOCOUTQ, &q) == 0 && q > 0) return q;
+	if (ioctl(dst, FIONREAD, &q) == 0 && q > 0) return q;
+	return 0;
+}
+
+/* handle_break — stop using the file, let rewrites in flight finish, drain, then give it back. */
+static void handle_break(int fd)
+{
+	struct zc_fd_info i;
+	zc_count(ZC_lease_broken, 1);
+	if (fd < 0 || fd >= FDS) return;
+	__atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST);
+	zc_detect_drop_fd(fd);
+	long break_ms = 45000;
+	char txt[32];
+	int bf = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/lease-break-time", O_RDONLY | O_CLOEXEC);
+	if (bf >= 0) {
+		ssize_t n = zc_raw_read(bf, txt, sizeof txt - 1);
+		zc_raw_close(bf);
+		if (n > 0) txt[n] = 0, break_ms = atol(txt) * 1000;
+	}
+	long deadline = break_ms > 2000 ? break_ms - 1000 : break_ms / 2, waited = 0;
+	while (__atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST) && waited < deadline) sleep_ms(1), waited++;
+	if (zc_fdtab_get(fd, &i) == 0) {
+		for (int k = 0; k < ZC_FD_DSTS; k++)
+			while (i.dsts[k] >= 0 && queued(i.dsts[k]) && waited < deadline) sleep_ms(1), waited++;
+		zc_fdtab_set_lease(fd, 0, ZC_LS_BROKEN);
+	}
+	if (zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK) == 0) zc_count(ZC_lease_released, 1);
+	zc_log(ZC_LOG_INFO, "lease on fd %d broken; released after %ld ms", fd, waited);
+}
+
+/* lease_thread — waits for break signals; it blocks every signal so none of the program's lands here. */
+static void *lease_thread(void *arg)
+{
+	sigset_t all, mine;
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	sigemptyset(&mine);
+	sigaddset(&mine, zc_cfg.lease_signal);
+	__atomic_store_n(&lease_tid, zc_raw_gettid(), __ATOMIC_RELEASE);
+	for (;;) {
+		siginfo_t si;
+		if (sigwaitinfo(&mine, &si) == zc_cfg.lease_signal) handle_break(si.si_fd);
+	}
+	return NULL;
+}
+
+/* start — creates the lease thread once per process. */
+static void start(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	sigset_t all, old;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* the new thread starts with everything blocked */
+	int rc = pthread_create(&t, &a, lease_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	if (rc) {
+		zc_log(ZC_LOG_WARN, "cannot start the lease thread (error %d); files will not be leased", rc);
+		return;
+	}
+	while (!__atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE)) sched_yield();
+	__atomic_store_n(&ready_flag, 1, __ATOMIC_RELEASE);
+}
+
+/* zc_lease_prepare — first read from a source: ask for a read lease routed to our thread. */
+int zc_lease_prepare(int fd, uint64_t gen, int state)
+{
+	if (state != ZC_LS_NONE) return state;
+	if (zc_cfg.lease == ZC_LEASE_OFF) state = ZC_LS_NOT_NEEDED;
+	else if (fd >= FDS) state = ZC_LS_DENIED;
+	else {
+		pthread_once(&once, start);
+		struct f_owner_ex owner = {F_OWNER_TID, lease_tid};
+		state = ZC_LS_DENIED;
+		if (ready_flag && zc_raw_fcntl(fd, F_SETSIG, zc_cfg.lease_signal) == 0 &&
+		    zc_raw_fcntl(fd, F_SETOWN_EX, &owner) == 0) {
+			__atomic_store_n(&broken[fd], 0, __ATOMIC_SEQ_CST);
+			if (zc_raw_fcntl(fd, F_SETLEASE, F_RDLCK) == 0) state = ZC_LS_HELD;
+			else zc_log(ZC_LOG_INFO, "no read lease on fd %d (errno %d)", fd, errno);
+		}
+		zc_count(state == ZC_LS_HELD ? ZC_lease_granted : ZC_lease_denied, 1);
+		if (state == ZC_LS_DENIED)
+			ZC_LOG_ONCE(ZC_LOG_WARN, "a read lease was denied (errno %d): files without one are not rewritten; "
+				    "grant CAP_LEASE (setcap cap_lease+ep, or systemd AmbientCapabilities=CAP_LEASE), serve files the "
+				    "process owns, or set lease = prefer", errno);
+	}
+	zc_fdtab_set_lease(fd, gen, state);
+	return state;
+}
+
+/* zc_lease_enter — counts a rewrite in flight, then checks the break mark (in that order: see handle_break). */
+int zc_lease_enter(int fd)
+{
+	if (fd < 0 || fd >= FDS) return -1;
+	__atomic_fetch_add(&inflight[fd], 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&broken[fd], __ATOMIC_SEQ_CST)) {
+		__atomic_fetch_sub(&inflight[fd], 1, __ATOMIC_SEQ_CST);
+		return -1;
+	}
+	return 0;
+}
+
+void zc_lease_leave(int fd)
+{
+	__atomic_fetch_sub(&inflight[fd], 1, __ATOMIC_SEQ_CST);
+}
+
+void zc_lease_forget(int fd)
+{
+	if (fd >= 0 && fd < FDS) __atomic_store_n(&broken[fd], 0, __ATOMIC_SEQ_CST);
+}
+
+/* give_back — one entry's lease returned before exec. */
+static void give_back(struct zc_fd_info *i, void *arg)
+{
+	(void)arg;
+	if (i->lease != ZC_LS_HELD) return;
+	zc_raw_fcntl(i->fd, F_SETLEASE, F_UNLCK);
+	zc_raw_fcntl(i->fd, F_SETSIG, 0);
+	i->lease = ZC_LS_NONE;
+}
+
+void zc_lease_release_all(void)
+{
+	zc_fdtab_each(give_back, NULL);
+}
+
+/* inherit — in a child, a lease held by the parent's thread guards nothing we can observe. */
+static void inherit(struct zc_fd_info *i, void *arg)
+{
+	(void)arg;
+	if (i->lease == ZC_LS_HELD) i->lease = ZC_LS_INHERITED;
+}
+
+void zc_lease_atfork_child(void)
+{
+	once = (pthread_once_t)PTHREAD_ONCE_INIT;
+	lease_tid = 0;
+	ready_flag = 0;
+	zc_fdtab_each(inherit, NULL);
+}

@@ -1,0 +1,283 @@
+/* rewrite.c — the rewrite engine: checks, the kernel-call ladder, partial counts, finishing from the buffer. */
+#include "rewrite.h"
+#include "config.h"
+#include "detect.h"
+#include "fdtab.h"
+#include "lease.h"
+#include "real.h"
+#include "stats.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/sendfile.h>
+
+#define MAXSEG 16
+
+enum method { M_SENDFILE, M_SPLICE, M_CFR, M_COUNT };
+
+struct seg {
+	const char *p;
+	size_t n;
+	int file;        /* 1: bytes of a record, sent by the kernel from the source */
+	int leased;      /* the source lease must be entered around the transfer */
+	struct zc_match m;
+};
+
+static int method_gone[M_COUNT]; /* sticky once the kernel says ENOSYS */
+static __thread pid_t my_tid;
+
+static const enum zc_counter rw_calls[M_COUNT] = {ZC_rw_sendfile, ZC_rw_splice, ZC_rw_copy_file_range};
+static const enum zc_counter rw_bytes[M_COUNT] = {ZC_rw_sendfile_bytes, ZC_rw_splice_bytes, ZC_rw_copy_file_range_bytes};
+
+/* pass — counts why, and asks for the original call. */
+static ssize_t pass(enum zc_counter why)
+{
+	zc_count(why, 1);
+	return ZC_PASS;
+}
+
+/* try_next — errnos that mean "this kernel call cannot do it here", not "the write failed". */
+static int try_next(int err)
+{
+	return err == EINVAL || err == ENOSYS || err == EXDEV || err == EOPNOTSUPP || err == EPERM || err == EBADF;
+}
+
+/* fallback_reason — the counter for a kernel refusal. */
+static enum zc_counter fallback_reason(int err)
+{
+	return err == EINVAL ? ZC_fb_kernel_einval : err == ENOSYS ? ZC_fb_kernel_enosys
+		: err == EXDEV ? ZC_fb_kernel_exdev : ZC_fb_kernel_other;
+}
+
+/* kcall — one kernel-side transfer of up to n bytes from src at *off to the destination. */
+static ssize_t kcall(int method, int dst, int src, off_t *off, size_t n, int nonblock, off_t *dpos)
+{
+	switch (method) {
+	case M_SENDFILE: return zc_real.sendfile64(dst, src, off, n);
+	case M_SPLICE: return zc_real.splice(src, off, dst, NULL, n, nonblock ? SPLICE_F_NONBLOCK : 0);
+	default: return zc_real.copy_file_range(src, off, dst, dpos, n, 0);
+	}
+}
+
+/* finish — sends the rest of the request from the user's memory in one original-style call. */
+static ssize_t finish(const struct zc_wreq *w, int kind, struct seg *s, int ns, int i, size_t skip, off_t pos)
+{
+	struct iovec iov[MAXSEG];
+	int k = 0;
+	for (; i < ns; i++, skip = 0) iov[k++] = (struct iovec){(void *)(s[i].p + skip), s[i].n - skip};
+	if (w->call == ZC_CALL_PWRITE) return zc_real.pwrite64(w->fd, iov[0].iov_base, iov[0].iov_len, pos);
+	if (kind == ZC_FD_TCP || kind == ZC_FD_UNIX) {
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+		return zc_real.sendmsg(w->fd, &msg, w->flags);
+	}
+	return zc_real.writev(w->fd, iov, k);
+}
+
+/* source_ok — the record's source still is what was read, and its bytes are still guarded. */
+static enum zc_counter source_ok(struct seg *s, const struct zc_fd_info *dst)
+{
+	struct zc_fd_info src;
+	if (zc_fdtab_get(s->m.src_fd, &src) < 0 || src.gen != s->m.src_gen || !zc_fdtab_revalidate(s->m.src_fd, src.gen))
+		return ZC_fb_stale_source;
+	if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
+	switch (src.lease) {
+	case ZC_LS_HELD: s->leased = 1; return 0;
+	case ZC_LS_NOT_NEEDED: return 0;
+	case ZC_LS_DENIED: return zc_cfg.lease == ZC_LEASE_PREFER ? 0 : ZC_fb_lease_denied;
+	case ZC_LS_BROKEN: return ZC_fb_lease_broken;
+	case ZC_LS_INHERITED: return ZC_fb_lease_inherited;
+	default: return ZC_fb_lease_denied;
+	}
+}
+
+/* plan — splits the request into plain and file segments and applies every "may we" rule. */
+static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
+{
+	long min;
+	int ns = 0, nfile = 0;
+	size_t file_bytes = 0;
+	switch (d->kind) {
+	case ZC_FD_TCP: min = zc_cfg.min_bytes_tcp; break;
+	case ZC_FD_PIPE: min = zc_cfg.min_bytes_pipe; break;
+	case ZC_FD_FILE: min = zc_cfg.min_bytes_file; break;
+	case ZC_FD_UNIX:
+		if (!zc_cfg.unix_sockets) return pass(ZC_fb_unix_socket);
+		min = zc_cfg.min_bytes_tcp;
+		break;
+	default: return pass(ZC_fb_dest_kind);
+	}
+	if (w->call == ZC_CALL_PWRITE && d->kind != ZC_FD_FILE) return pass(ZC_fb_dest_kind);
+	if (w->flags & ~MSG_NOSIGNAL) return pass(ZC_fb_flags);
+	if (w->iovcnt > MAXSEG || w->iovcnt < 0) return pass(ZC_fb_flags);
+	*total = 0;
+	for (int k = 0; k < w->iovcnt; k++) {
+		if (!w->iov[k].iov_len) continue;
+		if (*total + w->iov[k].iov_len > SSIZE_MAX || *total + w->iov[k].iov_len < *total) return pass(ZC_fb_flags);
+		s[ns] = (struct seg){.p = w->iov[k].iov_base, .n = w->iov[k].iov_len};
+		int r = zc_detect_match(s[ns].p, s[ns].n, &s[ns].m);
+		if (r < 0) return pass(ZC_fb_dirty);
+		if (r > 0) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
+		*total += s[ns++].n;
+	}
+	if (!nfile) return pass(ZC_fb_no_record);
+	if ((long)file_bytes < min) return pass(ZC_fb_small);
+	/* only stream sockets take a header and file data as several calls in order */
+	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return pass(ZC_fb_mixed);
+	if (d->kind == ZC_FD_PIPE && *total <= PIPE_BUF) return pass(ZC_fb_pipe_atomic);
+	if (!my_tid) my_tid = zc_raw_gettid();
+	if (zc_fdtab_note_writer(w->fd, my_tid)) return pass(ZC_fb_multi_writer);
+	for (int k = 0; k < ns; k++) {
+		enum zc_counter why = s[k].file ? source_ok(&s[k], d) : 0;
+		if (why) return pass(why);
+	}
+	*nsp = ns;
+	return 0;
+}
+
+/* sigpipe_block/restore — MSG_NOSIGNAL for kernel calls that take no flags. */
+static void sigpipe_block(sigset_t *old, int *was_pending)
+{
+	sigset_t s, p;
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &s, old);
+	*was_pending = sigpending(&p) == 0 && sigismember(&p, SIGPIPE);
+}
+
+static void sigpipe_restore(const sigset_t *old, int was_pending, int got_epipe)
+{
+	if (got_epipe && !was_pending) {
+		sigset_t s;
+		struct timespec zero = {0, 0};
+		sigemptyset(&s);
+		sigaddset(&s, SIGPIPE);
+		sigtimedwait(&s, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
+ * (0 when the source came back short); *fallback: the counter when the kernel refused the call. */
+static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
+			    int *fallback)
+{
+	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE;
+	off_t off = s->m.off;
+	size_t moved = 0;
+	int err = 0;
+	if (method == M_CFR && (method_gone[M_CFR] || zc_real.copy_file_range == NULL) && w->call != ZC_CALL_PWRITE) method = M_SENDFILE;
+	*errp = 0;
+	if (method_gone[method]) {
+		*fallback = ZC_fb_kernel_enosys;
+		return 0;
+	}
+	while (moved < s->n) {
+		ssize_t r = kcall(method, w->fd, s->m.src_fd, &off, s->n - moved, nonblock, dpos);
+		if (r > 0) {
+			moved += (size_t)r;
+			zc_count(rw_bytes[method], (uint64_t)r);
+			continue;
+		}
+		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
+		err = errno;
+		if (err == ENOSYS) method_gone[method] = 1;
+		if (err == EXDEV && method == M_CFR && w->call != ZC_CALL_PWRITE) {
+			method = M_SENDFILE; /* across filesystems sendfile still works */
+			continue;
+		}
+		if (try_next(err)) *fallback = fallback_reason(err);
+		break;
+	}
+	if (moved) zc_count(rw_calls[method], 1);
+	zc_detect_consumed(&s->m, moved);
+	*errp = *fallback ? 0 : err;
+	return moved;
+}
+
+/* zc_rewrite — the whole request, segment after segment, with write()'s return conventions. */
+ssize_t zc_rewrite(const struct zc_wreq *w)
+{
+	struct zc_fd_info d;
+	struct seg s[MAXSEG];
+	int ns = 0, nonblock, fl, was_pending = 0, got_epipe = 0;
+	size_t total, done = 0;
+	off_t dpos = w->pos;
+	sigset_t old;
+
+	if (zc_cfg.mode == ZC_MODE_OFF) return pass(ZC_fb_mode_off);
+	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
+	if (plan(w, &d, s, &ns, &total) == ZC_PASS) return ZC_PASS;
+	fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0); /* fresh: FIONBIO or another process may have changed it */
+	if (fl < 0 || !zc_fdtab_revalidate(w->fd, d.gen)) return pass(ZC_fb_stale_source);
+	if (d.kind == ZC_FD_FILE && (fl & O_APPEND)) return pass(ZC_fb_append);
+	nonblock = fl & O_NONBLOCK;
+	int nosig = (w->flags & MSG_NOSIGNAL) != 0;
+	if (nosig) sigpipe_block(&old, &was_pending);
+
+	ssize_t ret = 0;
+	for (int i = 0; i < ns; i++) {
+		if (!s[i].file) {
+			/* header bytes: corked with MSG_MORE so they leave with the file data */
+			struct iovec iov[MAXSEG];
+			int k = 0, j = i;
+			size_t want = 0;
+			for (; j < ns && !s[j].file; j++) iov[k++] = (struct iovec){(void *)s[j].p, s[j].n}, want += s[j].n;
+			struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+			ssize_t r = zc_real.sendmsg(w->fd, &msg, w->flags | (j < ns ? MSG_MORE : 0));
+			if (r < 0) {
+				got_epipe = errno == EPIPE;
+				ret = done ? (ssize_t)done : -errno;
+				goto out;
+			}
+			done += (size_t)r;
+			zc_count(ZC_bytes_passthrough, (uint64_t)r);
+			if ((size_t)r < want) break;
+			i = j - 1;
+			continue;
+		}
+		int fallback = 0, err = 0;
+		if (s[i].leased && zc_lease_enter(s[i].m.src_fd)) {
+			zc_count(ZC_fb_lease_broken, 1);
+			ret = finish(w, d.kind, s, ns, i, 0, dpos);
+			goto finished;
+		}
+		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], &dpos, &err, &fallback);
+		if (s[i].leased) zc_lease_leave(s[i].m.src_fd);
+		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
+		if (fallback && !moved && !done) {
+			zc_count(fallback, 1);
+			ret = ZC_PASS;
+			goto out;
+		}
+		done += moved;
+		if (moved == s[i].n) continue;
+		if (err) {
+			/* EAGAIN, EINTR, EPIPE...: what write would report, the partial count first */
+			got_epipe = err == EPIPE;
+			ret = done ? (ssize_t)done : -err;
+			goto out;
+		}
+		/* short without an error: the source shrank (or the kernel refused mid-way) */
+		ret = finish(w, d.kind, s, ns, i, moved, w->pos + (off_t)done);
+		goto finished;
+	}
+	ret = (ssize_t)done;
+	goto out;
+finished:
+	if (ret > 0) {
+		zc_count(ZC_bytes_from_buffer, (uint64_t)ret);
+		ret += (ssize_t)done;
+	} else {
+		got_epipe = ret < 0 && errno == EPIPE;
+		ret = done ? (ssize_t)done : (ret < 0 ? -errno : 0);
+	}
+out:
+	if (nosig) sigpipe_restore(&old, was_pending, got_epipe);
+	return ret;
+}
+
+void zc_rewrite_atfork_child(void)
+{
+	my_tid = 0;
+}

@@ -1,0 +1,77 @@
+/* stats.c — the counters, and their JSON dump at exit (stats_file, "%p" = pid). */
+#include "stats.h"
+#include "config.h"
+#include "log.h"
+#include "real.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static struct zc_stats stats_local;
+struct zc_stats *zc_stats = &stats_local;
+
+const char *const zc_counter_names[ZC_NCOUNTERS] = {
+#define ZC_NAME(name) #name,
+	ZC_COUNTERS(ZC_NAME)
+#undef ZC_NAME
+};
+
+/* zc_stats_init — counters start at zero in every process. */
+void zc_stats_init(void)
+{
+	memset(zc_stats, 0, sizeof *zc_stats);
+}
+
+/* zc_stats_reset — a forked child counts only its own calls. */
+void zc_stats_reset(void)
+{
+	memset(zc_stats, 0, sizeof *zc_stats);
+}
+
+/* zc_stats_format_json — {"pid":…, "mode":…, "counters": {"name": n, …}}, one counter a line. */
+int zc_stats_format_json(char *out, size_t cap)
+{
+	char mode[16];
+	zc_config_get(&zc_cfg, "mode", mode, sizeof mode);
+	size_t n = (size_t)zc_log_format(out, cap, "{\n  \"pid\": %d,\n  \"mode\": \"%s\",\n  \"counters\": {\n",
+					 (int)zc_raw_getpid(), mode);
+	for (int i = 0; i < ZC_NCOUNTERS && n < cap; i++)
+		n += (size_t)zc_log_format(out + n, cap - n, "    \"%s\": %lu%s\n", zc_counter_names[i],
+					   (unsigned long)__atomic_load_n(&zc_stats->v[i], __ATOMIC_RELAXED),
+					   i + 1 < ZC_NCOUNTERS ? "," : "");
+	if (n < cap) n += (size_t)zc_log_format(out + n, cap - n, "  }\n}\n");
+	return n >= cap - 1 ? -1 : (int)n;
+}
+
+/* expand_path — the stats_file path with %p replaced by the pid. */
+static void expand_path(char *out, size_t cap, const char *tmpl)
+{
+	size_t n = 0;
+	for (const char *t = tmpl; *t && n + 24 < cap; t++) {
+		if (t[0] == '%' && t[1] == 'p') {
+			n += (size_t)zc_log_format(out + n, cap - n, "%d", (int)zc_raw_getpid());
+			t++;
+		} else {
+			out[n++] = *t;
+		}
+	}
+	out[n] = 0;
+}
+
+/* zc_stats_dump — writes the JSON to stats_file; silent when none is configured. */
+void zc_stats_dump(void)
+{
+	if (!zc_cfg.stats_file[0]) return;
+	char path[320], buf[8192];
+	expand_path(path, sizeof path, zc_cfg.stats_file);
+	int len = zc_stats_format_json(buf, sizeof buf);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || len < 0) {
+		zc_log(ZC_LOG_WARN, "cannot write stats to %s (errno %d)", path, errno);
+		if (fd >= 0) zc_raw_close(fd);
+		return;
+	}
+	if (zc_raw_write(fd, buf, (size_t)len) != len) zc_log(ZC_LOG_WARN, "short write of stats to %s", path);
+	zc_raw_close(fd);
+}

@@ -1,0 +1,51 @@
+/* stats.h — per-process counters: what the shim saw, rewrote, and why it passed through. */
+#ifndef ZC_STATS_H
+#define ZC_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One list generates the enum, the names in the JSON and the launcher's summary.
+ * calls_*: intercepted calls seen; rw_*: rewrites done by each kernel call and their bytes;
+ * fb_*: fallbacks (the original call ran) by reason; lease_*: lease life cycle. */
+#define ZC_COUNTERS(X)                                                                     \
+	X(calls_read) X(calls_pread) X(calls_readv) X(calls_recv) X(calls_write)               \
+	X(calls_pwrite) X(calls_writev) X(calls_send) X(calls_sendmsg) X(calls_sendfile)       \
+	X(calls_splice) X(calls_copy_file_range)                                               \
+	X(rw_sendfile) X(rw_sendfile_bytes) X(rw_splice) X(rw_splice_bytes)                    \
+	X(rw_copy_file_range) X(rw_copy_file_range_bytes)                                      \
+	X(bytes_from_buffer) X(bytes_passthrough)                                              \
+	X(records_created) X(records_dirty) X(records_dropped) X(records_unused)               \
+	X(faults_handled) X(faults_chained)                                                    \
+	X(fb_mode_off) X(fb_dest_kind) X(fb_unix_socket) X(fb_small) X(fb_no_record)           \
+	X(fb_dirty) X(fb_stale_source) X(fb_flags) X(fb_append) X(fb_multi_writer)             \
+	X(fb_lease_denied) X(fb_lease_broken) X(fb_lease_inherited) X(fb_kernel_einval)        \
+	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other) X(fb_pipe_atomic)            \
+	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)                   \
+	X(lease_granted) X(lease_denied) X(lease_broken) X(lease_released)
+
+enum zc_counter {
+#define ZC_ENUM(name) ZC_##name,
+	ZC_COUNTERS(ZC_ENUM)
+#undef ZC_ENUM
+	ZC_NCOUNTERS
+};
+
+struct zc_stats {
+	uint64_t v[ZC_NCOUNTERS];
+};
+
+extern struct zc_stats *zc_stats;
+extern const char *const zc_counter_names[ZC_NCOUNTERS];
+
+static inline void zc_count(enum zc_counter c, uint64_t n)
+{
+	__atomic_fetch_add(&zc_stats->v[c], n, __ATOMIC_RELAXED);
+}
+
+void zc_stats_init(void);
+void zc_stats_reset(void);                       /* in a child after fork */
+int zc_stats_format_json(char *out, size_t cap); /* returns length or -1 */
+void zc_stats_dump(void);                        /* writes stats_file, if set */
+
+#endif

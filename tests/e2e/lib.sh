@@ -1,0 +1,34 @@
+# lib.sh — shared helpers for end-to-end scripts (sourced). Each case prints "PASS: name" or
+# "FAIL: name: why"; the script exits non-zero if any case failed.
+set -u
+: "${ZC_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${ZC_BUILD:=$ZC_ROOT/build}"
+ZC_LIB=$ZC_BUILD/libzcshim.so
+ZC_BIN=$ZC_BUILD/zcshim
+ZC_PROGS=$ZC_BUILD/progs
+ZC_FAILS=0
+ZC_TMP=$(mktemp -d /tmp/zce2e.XXXXXX)
+trap 'rm -rf "$ZC_TMP"; exit $(( ZC_FAILS > 0 ))' EXIT
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1: $2"; ZC_FAILS=$((ZC_FAILS + 1)); }
+# check NAME COND-COMMAND... : PASS if the command succeeds
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "$*"; fi; }
+
+# stat_get FILE COUNTER — value of a counter in a stats JSON file written by the shim (0 if absent)
+stat_get() { local v; v=$(sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p" "$1" 2>/dev/null | head -1); echo "${v:-0}"; }
+# stat_sum GLOB COUNTER — sum over several stats files (one per process)
+stat_sum() { local s=0 f; for f in $1; do [ -f "$f" ] && s=$((s + $(stat_get "$f" "$2"))); done; echo $s; }
+
+# with_shim ENV... -- CMD... : run CMD preloaded with the shim, extra ZCSHIM_* settings before --
+with_shim() {
+	local envs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	env "${envs[@]}" LD_PRELOAD="$ZC_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
+}
+
+# free_port — a TCP port free on loopback
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# make_file PATH SIZE — deterministic pseudo-random content
+make_file() { head -c "$2" /dev/urandom > "$1"; }
