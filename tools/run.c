@@ -1,0 +1,177 @@
+/* run.c — `zcshim run`: runs a program with the shim preloaded and summarises every process's counters. */
+#include "cmds.h"
+#include "stats.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char run_usage[] =
+	"usage: zcshim run [--mode off|eager] [--stats FILE] [--lease require|prefer|off] [--quiet] -- CMD [ARGS...]\n";
+
+static pid_t child_pid;
+
+/* forward — the launcher passes termination requests on to the program. */
+static void forward(int sig)
+{
+	if (child_pid > 0) kill(child_pid, sig);
+}
+
+/* find_lib — libzcshim.so beside the binary (build/) or in ../lib (installed). */
+static int find_lib(char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/libzcshim.so", zc_self_dir());
+	if (access(out, R_OK) == 0) return 0;
+	snprintf(out, cap, "%s/../lib/libzcshim.so", zc_self_dir());
+	return access(out, R_OK);
+}
+
+/* add_file — adds one process's JSON counters into sum; returns 1 if it was a stats file. */
+static int add_file(const char *path, uint64_t *sum)
+{
+	FILE *f = fopen(path, "r");
+	char line[256], name[128];
+	unsigned long long v;
+	int any = 0;
+	if (!f) return 0;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, " \"%127[a-z_]\": %llu", name, &v) != 2) continue;
+		for (int i = 0; i < ZC_NCOUNTERS; i++)
+			if (!strcmp(name, zc_counter_names[i])) sum[i] += v, any = 1;
+	}
+	fclose(f);
+	return any;
+}
+
+/* human — bytes as B/KiB/MiB/GiB. */
+static const char *human(uint64_t b, char *buf, size_t cap)
+{
+	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int k = 0;
+	while (v >= 1024 && k < 4) v /= 1024, k++;
+	snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", v, u[k]);
+	return buf;
+}
+
+/* summary — what a user needs to answer "did it work, and if not, why not?". */
+static void summary(const uint64_t *s, int procs)
+{
+	char a[32], b[32], c[32];
+	uint64_t kb = s[ZC_rw_sendfile_bytes] + s[ZC_rw_splice_bytes] + s[ZC_rw_copy_file_range_bytes];
+	uint64_t all = kb + s[ZC_bytes_passthrough] + s[ZC_bytes_from_buffer];
+	fprintf(stderr, "zcshim: %d process%s reported\n", procs, procs == 1 ? "" : "es");
+	fprintf(stderr, "  moved by the kernel: %s of %s written (%.1f%%)\n", human(kb, a, sizeof a), human(all, b, sizeof b),
+		all ? 100.0 * (double)kb / (double)all : 0.0);
+	fprintf(stderr, "    sendfile %lu calls %s, splice %lu calls %s, copy_file_range %lu calls %s\n",
+		(unsigned long)s[ZC_rw_sendfile], human(s[ZC_rw_sendfile_bytes], a, sizeof a), (unsigned long)s[ZC_rw_splice],
+		human(s[ZC_rw_splice_bytes], b, sizeof b), (unsigned long)s[ZC_rw_copy_file_range],
+		human(s[ZC_rw_copy_file_range_bytes], c, sizeof c));
+	fprintf(stderr, "  passed through: %s; finished from the buffer after a short source: %s\n",
+		human(s[ZC_bytes_passthrough], a, sizeof a), human(s[ZC_bytes_from_buffer], b, sizeof b));
+	fprintf(stderr, "  calls seen: read %lu, pread %lu, write %lu, writev %lu, send %lu, sendmsg %lu\n",
+		(unsigned long)s[ZC_calls_read], (unsigned long)s[ZC_calls_pread], (unsigned long)s[ZC_calls_write],
+		(unsigned long)s[ZC_calls_writev], (unsigned long)s[ZC_calls_send], (unsigned long)s[ZC_calls_sendmsg]);
+	fprintf(stderr, "  leases: granted %lu, denied %lu, broken %lu\n", (unsigned long)s[ZC_lease_granted],
+		(unsigned long)s[ZC_lease_denied], (unsigned long)s[ZC_lease_broken]);
+	fprintf(stderr, "  why writes were not rewritten:");
+	int any = 0;
+	for (int i = 0; i < ZC_NCOUNTERS; i++)
+		if (!strncmp(zc_counter_names[i], "fb_", 3) && s[i])
+			fprintf(stderr, "%s %s %lu", any++ ? "," : "", zc_counter_names[i] + 3, (unsigned long)s[i]);
+	fprintf(stderr, "%s\n", any ? "" : " (none)");
+	if (s[ZC_lease_denied] && s[ZC_fb_lease_denied])
+		fprintf(stderr, "  hint: read leases were denied, so those files were not rewritten. Give the server\n"
+				"        CAP_LEASE (setcap cap_lease+ep BINARY, or systemd AmbientCapabilities=CAP_LEASE), serve\n"
+				"        files it owns, or run with --lease prefer (no protection against other writers).\n");
+	if (!kb && s[ZC_fb_no_record])
+		fprintf(stderr, "  hint: no write came from a buffer filled by a file read (see `zcshim inspect`).\n");
+}
+
+/* write_json — the summed counters, same shape as one process's file. */
+static int write_json(const char *path, const uint64_t *s, int procs)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) return -1;
+	fprintf(f, "{\n  \"processes\": %d,\n  \"counters\": {\n", procs);
+	for (int i = 0; i < ZC_NCOUNTERS; i++)
+		fprintf(f, "    \"%s\": %lu%s\n", zc_counter_names[i], (unsigned long)s[i], i + 1 < ZC_NCOUNTERS ? "," : "");
+	fprintf(f, "  }\n}\n");
+	return fclose(f);
+}
+
+int zc_cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {{"mode", 1, 0, 'm'}, {"stats", 1, 0, 's'}, {"lease", 1, 0, 'l'},
+					     {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	const char *stats_out = NULL;
+	int quiet = 0, c;
+	char lib[PATH_MAX], dir[] = "/tmp/zcshim-run.XXXXXX", tmpl[PATH_MAX];
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+m:s:l:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': setenv("ZCSHIM_MODE", optarg, 1); break;
+		case 'l': setenv("ZCSHIM_LEASE", optarg, 1); break;
+		case 's': stats_out = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(run_usage, stdout); return 0;
+		default: fputs(run_usage, stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(run_usage, stderr);
+		return 2;
+	}
+	if (find_lib(lib, sizeof lib)) {
+		fprintf(stderr, "zcshim: cannot find libzcshim.so next to %s\n", zc_self_dir());
+		return 2;
+	}
+	if (!mkdtemp(dir)) {
+		perror("zcshim: mkdtemp");
+		return 2;
+	}
+	snprintf(tmpl, sizeof tmpl, "%s/%%p.json", dir);
+	setenv("ZCSHIM_STATS_FILE", tmpl, 1);
+	const char *old = getenv("LD_PRELOAD");
+	char *pre = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
+	sprintf(pre, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
+	setenv("LD_PRELOAD", pre, 1);
+	free(pre);
+
+	child_pid = fork();
+	if (child_pid == 0) {
+		execvp(argv[optind], argv + optind);
+		fprintf(stderr, "zcshim: cannot run %s: %s\n", argv[optind], strerror(errno));
+		_exit(127);
+	}
+	signal(SIGINT, forward);
+	signal(SIGTERM, forward);
+	signal(SIGHUP, forward);
+	int st = 0;
+	while (waitpid(child_pid, &st, 0) < 0 && errno == EINTR)
+		;
+
+	uint64_t sum[ZC_NCOUNTERS] = {0};
+	int procs = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char p[PATH_MAX];
+		if (e->d_name[0] == '.') continue;
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		procs += add_file(p, sum);
+		unlink(p);
+	}
+	if (d) closedir(d);
+	rmdir(dir);
+	if (!quiet) summary(sum, procs);
+	if (stats_out && write_json(stats_out, sum, procs)) fprintf(stderr, "zcshim: cannot write %s\n", stats_out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
