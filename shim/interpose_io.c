@@ -22,6 +22,7 @@ static int may_record(int fd, size_t n, uint64_t *gen)
 {
 	struct zc_fd_info i;
 	if (zc_cfg.mode == ZC_MODE_OFF || n < zc_min_record || zc_fdtab_kind(fd) != ZC_FD_FILE) return 0;
+	/* the table copy below is the slow part: only files get that far */
 	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return 0;
 	zc_depth++;
 	int ls = zc_lease_prepare(fd, i.gen, i.lease);
@@ -47,8 +48,9 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 {
 	uint64_t gen;
 	zc_count(call, 1);
-	zc_detect_drop_range(buf, n, 1); /* the kernel is about to write there */
-	if (!may_record(fd, n, &gen)) return pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_detect_drop_range(buf, n, 1); /* the kernel writes there */
+	if (n < zc_min_record || !may_record(fd, n, &gen))
+		return pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
 	int saved = errno;
 	off_t before = pos;
 	if (pos < 0 && (before = zc_real.lseek64 ? zc_real.lseek64(fd, 0, SEEK_CUR) : -1) < 0) {
@@ -154,13 +156,25 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	return zc_real.recvmsg(fd, m, flags);
 }
 
+/* passed — counts the bytes an original call moved. */
+static ssize_t passed(ssize_t r)
+{
+	if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
+	return r;
+}
+
+/* no_records — the common case: nothing was recorded, so nothing can match; one counter, no work. */
+static inline int no_records(void)
+{
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) return 0;
+	zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
+	return 1;
+}
+
 /* try_rewrite — ZC_PASS, or the rewritten call's result with errno set as the original would. */
 static ssize_t try_rewrite(const struct zc_wreq *w)
 {
-	if (!__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) {
-		zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
-		return ZC_PASS;
-	}
+	if (no_records()) return ZC_PASS;
 	int saved = errno;
 	zc_depth++;
 	ssize_t r = zc_rewrite(w);
@@ -171,17 +185,11 @@ static ssize_t try_rewrite(const struct zc_wreq *w)
 	return r;
 }
 
-/* passed — counts the bytes an original call moved. */
-static ssize_t passed(ssize_t r)
-{
-	if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
-	return r;
-}
-
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (!zc_active()) return zc_real.write ? zc_real.write(fd, buf, n) : zc_raw_write(fd, buf, n);
 	zc_count(ZC_calls_write, 1);
+	if (no_records()) return passed(zc_real.write(fd, buf, n));
 	struct iovec v = {(void *)buf, n};
 	struct zc_wreq w = {.fd = fd, .call = ZC_CALL_WRITE, .iov = &v, .iovcnt = 1};
 	ssize_t r = try_rewrite(&w);
