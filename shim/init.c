@@ -59,6 +59,7 @@ __attribute__((constructor)) static void zc_init(void)
 	zc_config_load(&zc_cfg, environ, 2); /* read now: some servers clear their environment later */
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
 	zc_guard_init();
+	if (zc_cfg.mode != ZC_MODE_OFF || zc_cfg.stats_file[0]) zc_stats_publish();
 	/* a pipe write of at most PIPE_BUF is never rewritten, so such reads need no record */
 	long pipe_min = zc_cfg.min_bytes_pipe > PIPE_BUF ? zc_cfg.min_bytes_pipe : PIPE_BUF + 1;
 	zc_min_record = min_of(zc_cfg.min_bytes_tcp, pipe_min, zc_cfg.min_bytes_file);
@@ -71,4 +72,5 @@ __attribute__((constructor)) static void zc_init(void)
 __attribute__((destructor)) static void zc_fini(void)
 {
 	zc_stats_dump();
+	zc_stats_unpublish();
 }

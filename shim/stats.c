@@ -5,6 +5,7 @@
 #include "real.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -17,16 +18,62 @@ const char *const zc_counter_names[ZC_NCOUNTERS] = {
 #undef ZC_NAME
 };
 
+static char published[64]; /* path of this process's live file, empty if none */
+
+/* header — the fields a reader checks before trusting the counters. */
+static void header(struct zc_stats *s)
+{
+	s->magic = ZC_STATS_MAGIC;
+	s->ncounters = ZC_NCOUNTERS;
+	s->pid = (int32_t)zc_raw_getpid();
+}
+
 /* zc_stats_init — counters start at zero in every process. */
 void zc_stats_init(void)
 {
 	memset(zc_stats, 0, sizeof *zc_stats);
+	header(zc_stats);
 }
 
-/* zc_stats_reset — a forked child counts only its own calls. */
+/* zc_stats_publish — counters move into a shared file only this user (or root) can read. */
+void zc_stats_publish(void)
+{
+	char path[64];
+	zc_log_format(path, sizeof path, "%s/%s%d", ZC_STATS_DIR, ZC_STATS_PREFIX, (int)zc_raw_getpid());
+	syscall(SYS_unlinkat, AT_FDCWD, path, 0); /* a dead process with our pid left it behind */
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		zc_log(ZC_LOG_INFO, "no live counters: cannot create %s (errno %d)", path, errno);
+		return;
+	}
+	void *p = MAP_FAILED;
+	if (syscall(SYS_ftruncate, fd, sizeof(struct zc_stats)) == 0)
+		p = mmap(NULL, sizeof(struct zc_stats), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	zc_raw_close(fd);
+	if (p == MAP_FAILED) {
+		syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+		return;
+	}
+	memcpy(p, zc_stats, sizeof(struct zc_stats));
+	__atomic_store_n(&zc_stats, (struct zc_stats *)p, __ATOMIC_RELEASE);
+	memcpy(published, path, sizeof path);
+}
+
+/* zc_stats_unpublish — the live file goes when the process does. */
+void zc_stats_unpublish(void)
+{
+	if (published[0]) syscall(SYS_unlinkat, AT_FDCWD, published, 0);
+	published[0] = 0;
+}
+
+/* zc_stats_reset — a forked child counts only its own calls, in a file of its own. */
 void zc_stats_reset(void)
 {
-	memset(zc_stats, 0, sizeof *zc_stats);
+	int had = published[0] != 0;
+	published[0] = 0; /* the parent's file stays the parent's */
+	zc_stats = &stats_local;
+	zc_stats_init();
+	if (had) zc_stats_publish();
 }
 
 /* zc_stats_format_json — {"pid":…, "mode":…, "counters": {"name": n, …}}, one counter a line. */

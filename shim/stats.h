@@ -31,7 +31,14 @@ enum zc_counter {
 	ZC_NCOUNTERS
 };
 
+#define ZC_STATS_MAGIC 0x7a637368696d0001ULL /* "zcshim" + layout version */
+#define ZC_STATS_DIR "/dev/shm"
+#define ZC_STATS_PREFIX "zcshim-" /* /dev/shm/zcshim-PID: live counters for `zcshim stat` */
+
 struct zc_stats {
+	uint64_t magic;
+	uint32_t ncounters; /* readers check it against their own list */
+	int32_t pid;
 	uint64_t v[ZC_NCOUNTERS];
 };
 
@@ -44,7 +51,9 @@ static inline void zc_count(enum zc_counter c, uint64_t n)
 }
 
 void zc_stats_init(void);
-void zc_stats_reset(void);                       /* in a child after fork */
+void zc_stats_reset(void);                       /* in a child after fork: own counters, own file */
+void zc_stats_publish(void);                     /* maps the counters in a 0600 file under /dev/shm */
+void zc_stats_unpublish(void);                   /* removes it at exit */
 int zc_stats_format_json(char *out, size_t cap); /* returns length or -1 */
 void zc_stats_dump(void);                        /* writes stats_file, if set */
 

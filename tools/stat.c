@@ -1,0 +1,150 @@
+/* stat.c — `zcshim stat [PID]`: live counters of processes running under the shim. */
+#include "cmds.h"
+#include "stats.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char stat_usage[] = "usage: zcshim stat [--watch SECONDS] [PID]\n";
+
+/* load — a snapshot of one process's counters; 0, or -1 with a reason on stderr when loud. */
+static int load(int pid, struct zc_stats *out, int loud)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s%d", ZC_STATS_DIR, ZC_STATS_PREFIX, pid);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (loud)
+			fprintf(stderr, "zcshim stat: no live counters for pid %d (%s): not running under the shim, %s\n", pid,
+				path, errno == EACCES ? "or owned by another user" : "or already gone");
+		return -1;
+	}
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof *out)
+		p = mmap(NULL, sizeof *out, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) return -1;
+	memcpy(out, p, sizeof *out);
+	munmap(p, sizeof *out);
+	if (out->magic != ZC_STATS_MAGIC || out->ncounters != ZC_NCOUNTERS) {
+		if (loud) fprintf(stderr, "zcshim stat: %s was written by another version of the shim\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* comm — the process's name from /proc. */
+static void comm(int pid, char *out, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "r");
+	out[0] = 0;
+	if (f && fgets(out, (int)cap, f)) out[strcspn(out, "\n")] = 0;
+	if (f) fclose(f);
+}
+
+/* list — every process that publishes counters; files of dead processes are removed. */
+static int list(void)
+{
+	DIR *d = opendir(ZC_STATS_DIR);
+	struct dirent *e;
+	int n = 0;
+	if (!d) {
+		perror("zcshim stat: " ZC_STATS_DIR);
+		return 1;
+	}
+	printf("%-8s %-16s %12s %14s %12s\n", "PID", "COMMAND", "REWRITES", "KERNEL BYTES", "PASSED");
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, ZC_STATS_PREFIX, strlen(ZC_STATS_PREFIX))) continue;
+		int pid = atoi(e->d_name + strlen(ZC_STATS_PREFIX));
+		struct zc_stats s;
+		if (pid <= 0) continue;
+		if (kill(pid, 0) < 0 && errno == ESRCH) {
+			char path[300];
+			snprintf(path, sizeof path, "%s/%s", ZC_STATS_DIR, e->d_name);
+			unlink(path); /* left behind by a process that was killed */
+			continue;
+		}
+		if (load(pid, &s, 0)) continue;
+		char name[32];
+		comm(pid, name, sizeof name);
+		printf("%-8d %-16s %12lu %14lu %12lu\n", pid, name,
+		       (unsigned long)(s.v[ZC_rw_sendfile] + s.v[ZC_rw_splice] + s.v[ZC_rw_copy_file_range]),
+		       (unsigned long)(s.v[ZC_rw_sendfile_bytes] + s.v[ZC_rw_splice_bytes] + s.v[ZC_rw_copy_file_range_bytes]),
+		       (unsigned long)s.v[ZC_bytes_passthrough]);
+		n++;
+	}
+	closedir(d);
+	if (!n) printf("(no process under the shim is visible to this user)\n");
+	return 0;
+}
+
+/* show — every non-zero counter of one process, grouped by prefix. */
+static void show(int pid, const struct zc_stats *s)
+{
+	char name[32];
+	comm(pid, name, sizeof name);
+	printf("pid %d (%s)\n", pid, name);
+	const char *groups[][2] = {{"rw_", "rewrites"}, {"bytes_", "bytes"}, {"calls_", "calls seen"},
+				   {"fb_", "fallbacks (original call ran)"}, {"lease_", "leases"}, {"records_", "records"},
+				   {"faults_", "faults"}};
+	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+		int shown = 0;
+		for (int i = 0; i < ZC_NCOUNTERS; i++) {
+			if (strncmp(zc_counter_names[i], groups[g][0], strlen(groups[g][0])) || !s->v[i]) continue;
+			if (!shown++) printf("  %s:\n", groups[g][1]);
+			printf("    %-26s %lu\n", zc_counter_names[i], (unsigned long)s->v[i]);
+		}
+	}
+}
+
+int zc_cmd_stat(int argc, char **argv)
+{
+	static const struct option opts[] = {{"watch", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	double watch = 0;
+	int c;
+	char *end;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			watch = strtod(optarg, &end);
+			if (*end || watch <= 0) {
+				fprintf(stderr, "zcshim stat: --watch wants a positive number of seconds, not '%s'\n%s", optarg, stat_usage);
+				return 2;
+			}
+			break;
+		case 'h': fputs(stat_usage, stdout); return 0;
+		default: fputs(stat_usage, stderr); return 2;
+		}
+	}
+	if (optind + 1 < argc) {
+		fputs(stat_usage, stderr);
+		return 2;
+	}
+	if (optind == argc) return list();
+	int pid = (int)strtol(argv[optind], &end, 10);
+	if (*end || pid <= 0) {
+		fprintf(stderr, "zcshim stat: '%s' is not a process id\n%s", argv[optind], stat_usage);
+		return 2;
+	}
+	struct zc_stats s;
+	do {
+		if (load(pid, &s, 1)) return 1;
+		show(pid, &s);
+		fflush(stdout);
+		if (watch > 0) usleep((useconds_t)(watch * 1e6));
+	} while (watch > 0);
+	return 0;
+}
