@@ -71,6 +71,6 @@ __attribute__((constructor)) static void zc_init(void)
 
 __attribute__((destructor)) static void zc_fini(void)
 {
-	zc_stats_dump();
+	zc_stats_dump("");
 	zc_stats_unpublish();
 }

@@ -170,6 +170,12 @@ static void before_exec(void)
 	if (!zc_active()) return;
 	int saved = errno;
 	zc_lease_release_all();
+	/* the new image reuses the pid: keep this one's counters apart (a fork+exec child has none) */
+	for (int i = 0; i < ZC_NCOUNTERS; i++)
+		if (zc_stats->v[i]) {
+			zc_stats_dump(".exec");
+			break;
+		}
 	errno = saved;
 }
 

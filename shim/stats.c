@@ -106,12 +106,13 @@ static void expand_path(char *out, size_t cap, const char *tmpl)
 	out[n] = 0;
 }
 
-/* zc_stats_dump — writes the JSON to stats_file; silent when none is configured. */
-void zc_stats_dump(void)
+/* zc_stats_dump — writes the JSON to stats_file (plus suffix); silent when none is configured. */
+void zc_stats_dump(const char *suffix)
 {
 	if (!zc_cfg.stats_file[0]) return;
 	char path[320], buf[8192];
-	expand_path(path, sizeof path, zc_cfg.stats_file);
+	expand_path(path, sizeof path - 16, zc_cfg.stats_file);
+	strcat(path, suffix);
 	int len = zc_stats_format_json(buf, sizeof buf);
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || len < 0) {

@@ -55,6 +55,6 @@ void zc_stats_reset(void);                       /* in a child after fork: own c
 void zc_stats_publish(void);                     /* maps the counters in a 0600 file under /dev/shm */
 void zc_stats_unpublish(void);                   /* removes it at exit */
 int zc_stats_format_json(char *out, size_t cap); /* returns length or -1 */
-void zc_stats_dump(void);                        /* writes stats_file, if set */
+void zc_stats_dump(const char *suffix);          /* writes stats_file (+ suffix), if set */
 
 #endif

@@ -67,7 +67,7 @@ static void summary(const uint64_t *s, int procs)
 	char a[32], b[32], c[32];
 	uint64_t kb = s[ZC_rw_sendfile_bytes] + s[ZC_rw_splice_bytes] + s[ZC_rw_copy_file_range_bytes];
 	uint64_t all = kb + s[ZC_bytes_passthrough] + s[ZC_bytes_from_buffer];
-	fprintf(stderr, "zcshim: %d process%s reported\n", procs, procs == 1 ? "" : "es");
+	fprintf(stderr, "zcshim: %d program%s reported\n", procs, procs == 1 ? "" : "s");
 	fprintf(stderr, "  moved by the kernel: %s of %s written (%.1f%%)\n", human(kb, a, sizeof a), human(all, b, sizeof b),
 		all ? 100.0 * (double)kb / (double)all : 0.0);
 	fprintf(stderr, "    sendfile %lu calls %s, splice %lu calls %s, copy_file_range %lu calls %s\n",
