@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# test_inspect.sh — `zcshim inspect`: verdicts and exit status on fixtures compiled here and on
+# real system programs, library resolution checked against ldd, imports against nm -D.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+T=$ZC_TMP
+IO_NAMES='read __read_chk pread pread64 __pread64_chk readv preadv preadv64 recv recvfrom recvmsg write pwrite pwrite64 writev send sendto sendmsg sendfile sendfile64 splice copy_file_range lseek lseek64 mmap mmap64'
+
+# insp ARGS... : runs zcshim inspect; stdout in $out, stderr in $err, exit status in $rc
+insp() { out=$("$ZC_BIN" inspect "$@" 2>"$ZC_TMP/stderr"); rc=$?; err=$(cat "$ZC_TMP/stderr"); }
+# has TEXT : the last stdout or stderr contains TEXT
+has() { grep -qF -- "$1" <<<"$out$err"; }
+# json_ok : the last stdout is valid JSON per python3 -m json.tool
+json_ok() { "$PY" -m json.tool >/dev/null <<<"$out"; }
+# jq_py EXPR : evaluates a Python expression on the JSON output bound to j (prints the result)
+jq_py() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)" <<<"$out"; }
+# nm_io BIN : the interposable names BIN imports, sorted, per nm -D
+nm_io() {
+	nm -D --undefined-only "$1" | awk '{print $2}' | sed 's/@.*//' | while read -r s; do
+		for n in $IO_NAMES; do [ "$s" = "$n" ] && echo "$n"; done
+	done | sort -u | tr '\n' ' '
+}
+# json_io : the "imports" array of the last --json output, sorted
+json_io() { jq_py "' '.join(sorted(j['imports']))" | tr ' ' '\n' | sed '/^$/d' | tr '\n' ' '; }
+
+if [ ! -x "$ZC_BIN" ]; then fail setup "$ZC_BIN not built"; exit 1; fi
+
+# same_as_ldd BIN : every "name => path" of ldd matches the inspected library path
+same_as_ldd() {
+	local bin=$1 name path mine
+	out=$("$ZC_BIN" inspect --json "$bin")
+	while read -r name path; do
+		mine=$(jq_py "[l['path'] for l in j['libraries'] if l['name'] == '$name'][0]" 2>/dev/null)
+		[ "$(realpath "$mine" 2>/dev/null)" = "$(realpath "$path")" ] ||
+			{ echo "  $name: ldd $path, inspect $mine"; return 1; }
+	done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}')
+}
+
+# ---- fixtures --------------------------------------------------------------------------
+cat > "$T/copier.c" <<'C'
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	char buf[4096];
+	size_t want = argc > 1 ? (size_t)atoi(argv[1]) : 4096; /* unknown size: __read_chk */
+	ssize_t n;
+	while ((n = read(0, buf, want)) > 0)
+		if (write(1, buf, (size_t)n) != n)
+			return 1;
+	return n < 0;
+}
+C
+cat > "$T/stdio.c" <<'C'
+#include <stdio.h>
+int main(void)
+{
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+		if (fwrite(buf, 1, n, stdout) != n)
+			return 1;
+	return 0;
+}
+C
+# A stand-in Go binary: .go.buildinfo in the Go 1.18+ layout and a runtime.main symbol.
+cat > "$T/fakego.c" <<'C'
+#include <unistd.h>
+__attribute__((used, section(".go.buildinfo"))) static const unsigned char buildinfo[48] =
+	"\xff Go buildinf:\x08\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x08go1.22.1";
+void go_main(void) __asm__("runtime.main");
+void go_main(void) {}
+int main(void) { char b[64]; ssize_t n = read(0, b, sizeof b); return n > 0 && write(1, b, (size_t)n) < 0; }
+C
+cat > "$T/libcp.c" <<'C'
+#include <unistd.h>
+int cp_copy(int in, int out)
+{
+	char b[4096];
+	ssize_t n;
+	while ((n = read(in, b, sizeof b)) > 0)
+		if (write(out, b, (size_t)n) != n)
+			return -1;
+	return (int)n;
+}
+C
+cat > "$T/uselib.c" <<'C'
+int cp_copy(int in, int out);
+int main(void) { return cp_copy(0, 1) != 0; }
+C
+mkdir -p "$T/lib" "$T/bin"
+build() { local o=$1; shift; cc "$@" -o "$T/$o" 2>"$T/$o.err" || { fail "build-$o" "$(head -3 "$T/$o.err")"; return 1; }; }
+build copier "$T/copier.c" -O0
+build copier-static "$T/copier.c" -O0 -static
+build copier-fortify "$T/copier.c" -O2 -D_FORTIFY_SOURCE=2
+build stdio "$T/stdio.c" -O0
+build fakego "$T/fakego.c" -O0
+build lib/libcp.so "$T/libcp.c" -shared -fPIC
+build bin/runpath "$T/uselib.c" -L"$T/lib" -lcp -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'
+build bin/rpath "$T/uselib.c" -L"$T/lib" -lcp -Wl,--disable-new-dtags,-rpath,'$ORIGIN/../lib'
+build bin/norpath "$T/uselib.c" -L"$T/lib" -lcp
+cc -c "$T/copier.c" -o "$T/copier.o"
+
+# ---- the dynamic read/write copier -----------------------------------------------------
+insp "$T/copier"
+check copier-exit-0 [ "$rc" -eq 0 ]
+check copier-verdict grep -q '^verdict: can accelerate$' <<<"$out"
+check copier-imports-read-write grep -Eq '^  imports: +read write$' <<<"$out"
+check copier-libc-listed grep -q 'libc.so.6 .*/libc.so.6 \[ld.so.cache\]' <<<"$out"
+insp --json "$T/copier"
+check copier-json-parses json_ok
+check copier-json-fields [ "$(jq_py "j['verdict'], j['exit_status'], j['kind'], j['imports']")" = "can accelerate 0 dynamic ['read', 'write']" ]
+
+# ---- static: no loader, no LD_PRELOAD --------------------------------------------------
+if [ -x "$T/copier-static" ]; then
+	insp "$T/copier-static"
+	check static-exit-3 [ "$rc" -eq 3 ]
+	check static-verdict-no grep -q '^verdict: no$' <<<"$out"
+	check static-reason has "statically linked"
+fi
+
+# ---- setuid / file capabilities ---------------------------------------------------------
+cp "$T/copier" "$T/copier-suid"; chmod u+s "$T/copier-suid"
+insp "$T/copier-suid"
+if [ "$(id -u)" -eq "$(stat -c %u "$T/copier-suid")" ]; then
+	check setuid-own-exit-1 [ "$rc" -eq 1 ]
+else
+	check setuid-own-exit-3 [ "$rc" -eq 3 ]
+fi
+check setuid-reason has "setuid (owner uid"
+check setuid-mentions-ld-preload has "ignores LD_PRELOAD"
+if [ "$(id -u)" -eq 0 ]; then
+	cp "$T/copier" "$T/copier-suid-nobody"; chown nobody "$T/copier-suid-nobody"
+	chmod u+s "$T/copier-suid-nobody"
+	insp --json "$T/copier-suid-nobody"
+	check setuid-other-exit-3 [ "$rc" -eq 3 ]
+	check setuid-other-json [ "$(jq_py "j['verdict'], j['setuid'], j['secure_mode']")" = "no True True" ]
+	if command -v setcap >/dev/null; then
+		cp "$T/copier" "$T/copier-cap"
+		if setcap cap_net_bind_service+ep "$T/copier-cap" 2>/dev/null; then
+			insp --json "$T/copier-cap"
+			check caps-root-exit-1 [ "$rc" -eq 1 ]
+			check caps-json [ "$(jq_py "j['capabilities']")" = 0x400 ]
+			insp "$T/copier-cap"
+			check caps-reason has "file capabilities (security.capability"
+		else
+			echo "SKIP: caps: setcap not supported on $T"
+		fi
+	fi
+fi
+
+# ---- stdio-only data path ---------------------------------------------------------------
+insp "$T/stdio"
+check stdio-exit-no-or-partly [ "$rc" -eq 3 -o "$rc" -eq 1 ]
+check stdio-reason has "data path may go through stdio (fread fwrite imported"
+check stdio-imports-none grep -Eq '^  imports: +-$' <<<"$out"
+
+# ---- _FORTIFY_SOURCE: read becomes __read_chk ------------------------------------------
+insp --json "$T/copier-fortify"
+check fortify-read-chk [ "$(jq_py "'__read_chk' in j['imports']")" = True ]
+check fortify-exit-0 [ "$rc" -eq 0 ]
+
+# ---- Go runtime (stand-in) ----------------------------------------------------------------
+insp --json "$T/fakego"
+check go-exit-3 [ "$rc" -eq 3 ]
+check go-json [ "$(jq_py "j['runtime'], j['go_version']")" = "go go1.22.1" ]
+insp "$T/fakego"
+check go-reason has "Go binary (go1.22.1, .go.buildinfo section): the Go runtime makes raw syscalls"
+
+# ---- library resolution: DT_RUNPATH, DT_RPATH, LD_LIBRARY_PATH, not found ----------------
+insp --json "$T/bin/runpath"
+check runpath-exit-0 [ "$rc" -eq 0 ]
+check runpath-resolved [ "$(jq_py "[(l['path'], l['found_via'], l['imports']) for l in j['libraries'] if l['name'] == 'libcp.so'][0]")" = "('$T/bin/../lib/libcp.so', 'DT_RUNPATH', ['read', 'write'])" ]
+check runpath-matches-ldd same_as_ldd "$T/bin/runpath"
+insp "$T/bin/runpath"
+check runpath-via-lib has "imports read and write (via libcp.so)"
+insp --json "$T/bin/rpath"
+check rpath-resolved [ "$(jq_py "[l['found_via'] for l in j['libraries'] if l['name'] == 'libcp.so'][0]")" = DT_RPATH ]
+insp --json "$T/bin/norpath"
+check notfound-exit-1-or-3 [ "$rc" -eq 1 -o "$rc" -eq 3 ]
+check notfound-reason [ "$(jq_py "[l['found_via'] for l in j['libraries'] if l['name'] == 'libcp.so'][0]")" = "not found" ]
+out=$(LD_LIBRARY_PATH="$T/lib" "$ZC_BIN" inspect --json "$T/bin/norpath"); rc=$?
+check ld-library-path [ "$rc:$(jq_py "[l['found_via'] for l in j['libraries'] if l['name'] == 'libcp.so'][0]")" = "0:LD_LIBRARY_PATH" ]
+
+# ---- system programs: imports equal nm -D, libraries equal ldd ---------------------------
+for bin in /usr/sbin/nginx /usr/bin/python3 /usr/bin/socat; do
+	n=$(basename "$bin")
+	[ -x "$bin" ] || { echo "SKIP: $n: not installed"; continue; }
+	insp --json "$bin"
+	check "$n-json-parses" json_ok
+	check "$n-imports-match-nm" [ "$(json_io)" = "$(nm_io "$bin")" ]
+	check "$n-libraries-match-ldd" same_as_ldd "$bin"
+done
+
+if [ -x /usr/sbin/nginx ]; then
+	insp /usr/sbin/nginx
+	check nginx-exit-0 [ "$rc" -eq 0 ]
+	check nginx-imports grep -Eq '^  imports: .*\bpread64\b.*\bwritev\b.*\bsendfile64\b' <<<"$out"
+	check nginx-already-sendfile has "already imports sendfile64 (the executable)"
+	check nginx-dlopen has "loads code at run time with dlopen"
+fi
+if [ -x /usr/bin/python3 ]; then
+	insp "$(readlink -f /usr/bin/python3)"
+	check python3-exit-0 [ "$rc" -eq 0 ]
+	check python3-embeds-libpython has "embeds the Python runtime"
+	check python3-stdio-noted has "also uses stdio (fread fwrite"
+fi
+# A pyenv build links libpython as a shared library found through DT_RUNPATH.
+pyenv_py=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.*/bin/python3.* 2>/dev/null | grep -E '[0-9]$' | head -1)
+if [ -n "$pyenv_py" ] && readelf -d "$pyenv_py" 2>/dev/null | grep -q 'libpython'; then
+	insp "$pyenv_py"
+	check pyenv-libpython-runpath grep -Eq '^    libpython3\.[0-9]+\.so\.1\.0 .* \[DT_RUNPATH\]: read .*write' <<<"$out"
+	check pyenv-via-libpython has "(via libpython3."
+	check pyenv-exit-0 [ "$rc" -eq 0 ]
+fi
+if [ -x /usr/bin/socat ]; then
+	insp /usr/bin/socat
+	check socat-exit-0 [ "$rc" -eq 0 ]
+	check socat-imports grep -Eq '^  imports: +read .*write' <<<"$out"
+fi
+
+# ---- shared library, relocatable object -------------------------------------------------
+insp "$T/lib/libcp.so"
+check shared-lib-exit-1 [ "$rc" -eq 1 ]
+check shared-lib-reason has "a shared library, not a program"
+insp "$T/copier.o"
+check object-file-exit-2 [ "$rc" -eq 2 ]
+
+# ---- errors: not ELF, unreadable, truncated, wrong architecture, bad arguments -----------
+echo 'just text' > "$T/text"
+insp "$T/text"
+check not-elf-exit-2 [ "$rc" -eq 2 ]
+check not-elf-message has "not an ELF file"
+printf '#!/bin/sh\necho hi\n' > "$T/script"
+insp "$T/script"
+check script-exit-2 [ "$rc" -eq 2 ]
+insp "$T/does-not-exist"
+check missing-exit-2 [ "$rc:$(has 'cannot open: No such file' && echo y)" = 2:y ]
+insp "$T"
+check directory-exit-2 [ "$rc" -eq 2 ]
+head -c 3000 "$T/copier" > "$T/truncated"
+insp "$T/truncated"
+check truncated-exit-2 [ "$rc:$(has 'truncated' && echo y)" = 2:y ]
+cp "$T/copier" "$T/copier-arm64"
+printf '\267\000' | dd of="$T/copier-arm64" bs=1 seek=18 conv=notrunc status=none
+insp "$T/copier-arm64"
+check wrong-arch-exit-2 [ "$rc" -eq 2 ]
+check wrong-arch-message has "wrong architecture: ELF 64-bit aarch64"
+insp --json "$T/text"
+check error-json [ "$rc:$(jq_py "j['verdict']" 2>/dev/null)" = 2:error ]
+
+insp --bogus "$T/copier"
+check bad-option-exit-2 [ "$rc" -eq 2 ]
+check bad-option-usage has "usage: zcshim inspect"
+insp
+check no-argument-exit-2 [ "$rc:$(has 'usage:' && echo y)" = 2:y ]
+insp "$T/copier" "$T/stdio"
+check two-arguments-exit-2 [ "$rc" -eq 2 ]
+insp --help
+check help-exit-0 [ "$rc" -eq 0 ]
+check help-documents has "--json"
+check help-exit-status has "Exit status: 0 can accelerate, 1 partly, 3 no, 2 error"
