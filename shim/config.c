@@ -25,6 +25,7 @@ const struct zc_config_key zc_config_keys[] = {
 	{"stats_file", "", "a path (%p becomes the pid), or empty for none"},
 	{"inherit", "on", "on, off"},
 	{"lease_signal", "SIGRTMAX-2", "a real-time signal: SIGRTMIN+N, SIGRTMAX-N or its number"},
+	{"stack_buffers", "off", "on, off"},
 };
 const int zc_config_nkeys = sizeof zc_config_keys / sizeof zc_config_keys[0];
 
@@ -130,6 +131,7 @@ int zc_config_set(struct zc_config *c, const char *key, const char *val, const c
 		break;
 	case 9: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->inherit = (int)v; break;
 	case 10: v = parse_signal(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->lease_signal = (int)v; break;
+	case 11: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->stack_buffers = (int)v; break;
 	}
 	return 0;
 }
@@ -265,6 +267,7 @@ int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t 
 	case 8: return zc_log_format(out, cap, "%s", c->stats_file);
 	case 9: return zc_log_format(out, cap, "%s", c->inherit ? "on" : "off");
 	case 10: return zc_log_format(out, cap, "%d", c->lease_signal);
+	case 11: return zc_log_format(out, cap, "%s", c->stack_buffers ? "on" : "off");
 	}
 	return -1;
 }

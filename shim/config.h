@@ -15,6 +15,7 @@ struct zc_config {
 	long min_bytes_pipe;
 	long min_bytes_file;
 	int unix_sockets;   /* rewrite to AF_UNIX stream sockets too */
+	int stack_buffers;  /* guard buffers on the thread's stack (opt-in, see zcshim.conf) */
 	int lease;          /* enum zc_lease_policy */
 	int log_level;      /* enum zc_log_level */
 	char log_file[256];

@@ -22,6 +22,7 @@ struct record {
 	int src_fd;
 	uint64_t src_gen;
 	off_t off;
+	int stack;
 };
 
 static struct record recs[ZC_MAX_RECORDS];
@@ -77,7 +78,7 @@ static void drop_slots(const int *slots, int n, int unprotect)
 }
 
 /* zc_detect_record — new record; any record it overlaps dies first (the read overwrote it). */
-int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off)
+int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off, int stack)
 {
 	char *b = buf;
 	char *lo = (char *)(((uintptr_t)b + PAGE - 1) & ~(PAGE - 1));
@@ -102,7 +103,7 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off)
 	}
 	struct record *r = &recs[s];
 	*r = (struct record){.state = REC_PROTECTING, .id = next_id++, .buf = b, .len = len, .lo = lo, .hi = hi,
-			     .src_fd = src_fd, .src_gen = gen, .off = off};
+			     .src_fd = src_fd, .src_gen = gen, .off = off, .stack = stack};
 	memcpy(head_copy(s), b, (size_t)(lo - b));
 	memcpy(tail_copy(s), hi, (size_t)(b + len - hi));
 	if (s >= hiwater) hiwater = s + 1;
@@ -196,7 +197,8 @@ int zc_detect_match(const void *p, size_t n, struct zc_match *m)
 			break;
 		}
 		*m = (struct zc_match){.slot = s, .id = r->id, .src_fd = r->src_fd, .src_gen = r->src_gen,
-				       .off = r->off + (q - r->buf), .to_end = (size_t)(r->buf + r->len - q)};
+				       .off = r->off + (q - r->buf), .to_end = (size_t)(r->buf + r->len - q),
+				       .stack = r->stack};
 		found = 1;
 		break;
 	}
@@ -213,7 +215,8 @@ int zc_detect_match(const void *p, size_t n, struct zc_match *m)
 void zc_detect_consumed(const struct zc_match *m, size_t done)
 {
 	zc_fdtab_note_used(m->src_fd, m->src_gen, 1);
-	if (done < m->to_end) return;
+	/* a stack record never outlives the write: its frame may return and the area be reused by syscalls */
+	if (done < m->to_end && !m->stack) return;
 	int s = m->slot, mine = 0;
 	lock();
 	if (recs[s].id == m->id && (recs[s].state == ZC_REC_EAGER || recs[s].state == ZC_REC_DIRTY)) {

@@ -24,13 +24,14 @@ struct zc_match {
 	uint64_t src_gen;
 	off_t off;     /* source offset of the first byte of the write range */
 	size_t to_end; /* bytes from the write range's start to the record's end */
+	int stack;     /* the buffer is on a thread stack: the record ends with the write that used it */
 };
 
 extern unsigned zc_detect_live; /* live records: 0 lets every wrapper skip the detector */
 
 /* After a read of len bytes at source offset off into buf: record it and guard the interior.
  * Returns 0, or a fallback counter (enum zc_counter) explaining why no record was made. */
-int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off);
+int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off, int stack);
 /* The kernel or allocator is about to reuse [p, p+n): forget records there (unprotecting). */
 void zc_detect_drop_range(const void *p, size_t n, int unprotect);
 /* The source descriptor is gone or no longer trusted. */

@@ -17,11 +17,24 @@ extern void __chk_fail(void) __attribute__((noreturn));
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen);
 
-/* may_record — a read from fd into a buffer may leave a record; takes the lease first if needed. */
-static int may_record(int fd, size_t n, uint64_t *gen)
+/* on_stack — the buffer lies in the calling thread's stack, above our frame (callers' frames). */
+static int on_stack(const void *p)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	return (uintptr_t)p >= sp && (uintptr_t)p < sp + (8UL << 20);
+}
+
+/* may_record — a read from fd into a buffer may leave a record; takes the lease first if needed.
+ * *stack: the buffer is on the stack (guarded only with stack_buffers = on, see zcshim.conf). */
+static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *stack)
 {
 	struct zc_fd_info i;
 	if (zc_cfg.mode == ZC_MODE_OFF || n < zc_min_record || zc_fdtab_kind(fd) != ZC_FD_FILE) return 0;
+	*stack = on_stack(buf);
+	if (*stack && !zc_cfg.stack_buffers) {
+		zc_count(ZC_records_skipped_stack, 1);
+		return 0;
+	}
 	/* the table copy below is the slow part: only files get that far */
 	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return 0;
 	zc_depth++;
@@ -34,11 +47,11 @@ static int may_record(int fd, size_t n, uint64_t *gen)
 }
 
 /* record — after a successful read: this buffer now holds bytes [off, off+len) of fd. */
-static void record(int fd, uint64_t gen, void *buf, size_t len, off_t off)
+static void record(int fd, uint64_t gen, void *buf, size_t len, off_t off, int stack)
 {
 	if (len < zc_min_record) return;
 	zc_depth++;
-	int why = zc_detect_record(buf, len, fd, gen, off);
+	int why = zc_detect_record(buf, len, fd, gen, off, stack);
 	if (why) zc_count((enum zc_counter)why, 1);
 	zc_depth--;
 }
@@ -47,9 +60,10 @@ static void record(int fd, uint64_t gen, void *buf, size_t len, off_t off)
 static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
 	uint64_t gen;
+	int stack;
 	zc_count(call, 1);
 	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_detect_drop_range(buf, n, 1); /* the kernel writes there */
-	if (n < zc_min_record || !may_record(fd, n, &gen))
+	if (n < zc_min_record || !may_record(fd, buf, n, &gen, &stack))
 		return pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
 	int saved = errno;
 	off_t before = pos;
@@ -61,7 +75,7 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 	if (r <= 0) return r;
 	saved = errno;
 	/* the offset must have moved by exactly r: else another thread read the same descriptor */
-	if (pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) record(fd, gen, buf, (size_t)r, before);
+	if (pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) record(fd, gen, buf, (size_t)r, before, stack);
 	errno = saved;
 	return r;
 }
@@ -97,10 +111,11 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t bufl
 static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 {
 	uint64_t gen;
+	int stack;
 	size_t want = 0;
 	zc_count(ZC_calls_readv, 1);
 	for (int k = 0; k < cnt; k++) zc_detect_drop_range(iov[k].iov_base, iov[k].iov_len, 1), want += iov[k].iov_len;
-	if (!may_record(fd, want, &gen)) return pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
+	if (cnt < 1 || !may_record(fd, iov[0].iov_base, want, &gen, &stack)) return pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
 	int saved = errno;
 	off_t before = pos < 0 ? zc_real.lseek64(fd, 0, SEEK_CUR) : pos;
 	errno = saved;
@@ -112,7 +127,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 		off_t off = before;
 		for (int k = 0; k < cnt && left; k++) {
 			size_t got = iov[k].iov_len < left ? iov[k].iov_len : left;
-			record(fd, gen, iov[k].iov_base, got, off);
+			record(fd, gen, iov[k].iov_base, got, off, on_stack(iov[k].iov_base));
 			off += (off_t)got, left -= got;
 		}
 	}

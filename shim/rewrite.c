@@ -91,12 +91,20 @@ static enum zc_counter source_ok(struct seg *s, const struct zc_fd_info *dst)
 	}
 }
 
+/* release_stack — matched stack records end with the write that touched them, rewritten or not. */
+static void release_stack(struct seg *s, int ns)
+{
+	for (int k = 0; k < ns; k++)
+		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
+}
+
 /* plan — splits the request into plain and file segments and applies every "may we" rule. */
 static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
 {
 	long min;
 	int ns = 0, nfile = 0;
 	size_t file_bytes = 0;
+	*nsp = 0;
 	switch (d->kind) {
 	case ZC_FD_TCP: min = zc_cfg.min_bytes_tcp; break;
 	case ZC_FD_PIPE: min = zc_cfg.min_bytes_pipe; break;
@@ -119,6 +127,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		if (r < 0) return pass(ZC_fb_dirty);
 		if (r > 0) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
 		*total += s[ns++].n;
+		*nsp = ns;
 	}
 	if (!nfile) return pass(ZC_fb_no_record);
 	if ((long)file_bytes < min) return pass(ZC_fb_small);
@@ -207,7 +216,10 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 
 	if (zc_cfg.mode == ZC_MODE_OFF) return pass(ZC_fb_mode_off);
 	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
-	if (plan(w, &d, s, &ns, &total) == ZC_PASS) return ZC_PASS;
+	if (plan(w, &d, s, &ns, &total) == ZC_PASS) {
+		release_stack(s, ns);
+		return ZC_PASS;
+	}
 	fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0); /* fresh: FIONBIO or another process may have changed it */
 	if (fl < 0 || !zc_fdtab_revalidate(w->fd, d.gen)) return pass(ZC_fb_stale_source);
 	if (d.kind == ZC_FD_FILE && (fl & O_APPEND)) return pass(ZC_fb_append);
@@ -273,6 +285,7 @@ finished:
 		ret = done ? (ssize_t)done : (ret < 0 ? -errno : 0);
 	}
 out:
+	release_stack(s, ns);
 	if (nosig) sigpipe_restore(&old, was_pending, got_epipe);
 	return ret;
 }

@@ -15,7 +15,8 @@
 	X(rw_sendfile) X(rw_sendfile_bytes) X(rw_splice) X(rw_splice_bytes)                    \
 	X(rw_copy_file_range) X(rw_copy_file_range_bytes)                                      \
 	X(bytes_from_buffer) X(bytes_passthrough)                                              \
-	X(records_created) X(records_dirty) X(records_dropped) X(records_unused)               \
+	X(records_created) X(records_dirty) X(records_dropped) X(records_unused)                \
+	X(records_skipped_stack)               \
 	X(faults_handled) X(faults_chained)                                                    \
 	X(fb_mode_off) X(fb_dest_kind) X(fb_unix_socket) X(fb_small) X(fb_no_record)           \
 	X(fb_dirty) X(fb_stale_source) X(fb_flags) X(fb_append) X(fb_multi_writer)             \

@@ -91,6 +91,10 @@ static void summary(const uint64_t *s, int procs)
 		fprintf(stderr, "  hint: read leases were denied, so those files were not rewritten. Give the server\n"
 				"        CAP_LEASE (setcap cap_lease+ep BINARY, or systemd AmbientCapabilities=CAP_LEASE), serve\n"
 				"        files it owns, or run with --lease prefer (no protection against other writers).\n");
+	if (s[ZC_records_skipped_stack])
+		fprintf(stderr, "  hint: %lu reads went into buffers on the stack, which are not guarded by default;\n"
+				"        see stack_buffers in zcshim.conf before turning it on.\n",
+			(unsigned long)s[ZC_records_skipped_stack]);
 	if (!kb && s[ZC_fb_no_record])
 		fprintf(stderr, "  hint: no write came from a buffer filled by a file read (see `zcshim inspect`).\n");
 }
