@@ -23,6 +23,7 @@ struct record {
 	uint64_t src_gen;
 	off_t off;
 	int stack;
+	int reason; /* NOTE records */
 };
 
 static struct record recs[ZC_MAX_RECORDS];
@@ -122,6 +123,23 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off,
 	return 0;
 }
 
+/* zc_detect_note — a record with no guard and no shadow: it can only explain a fallback. */
+void zc_detect_note(void *buf, size_t len, int src_fd, int reason)
+{
+	zc_detect_drop_range(buf, len, 1);
+	lock();
+	int s;
+	for (s = 0; s < ZC_MAX_RECORDS && recs[s].state != ZC_REC_FREE; s++)
+		;
+	if (s < ZC_MAX_RECORDS) {
+		recs[s] = (struct record){.state = ZC_REC_NOTE, .id = next_id++, .buf = buf, .len = len, .lo = buf,
+					  .hi = buf, .src_fd = src_fd, .reason = reason};
+		if (s >= hiwater) hiwater = s + 1;
+		__atomic_fetch_add(&zc_detect_live, 1, __ATOMIC_RELAXED);
+	}
+	unlock();
+}
+
 /* collect — slots overlapping [p, p+n) (or, with p NULL, from source fd), marked dying under the lock. */
 static int collect(const char *p, size_t n, int fd, int *out)
 {
@@ -129,10 +147,10 @@ static int collect(const char *p, size_t n, int fd, int *out)
 	lock();
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
-		if (r->state != ZC_REC_EAGER && r->state != ZC_REC_DIRTY) continue;
+		if (r->state != ZC_REC_EAGER && r->state != ZC_REC_DIRTY && r->state != ZC_REC_NOTE) continue;
 		if (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd) continue;
 		out[k++] = s;
-		r->state = r->state == ZC_REC_DIRTY ? REC_DYING_WRITABLE : ZC_REC_DYING;
+		r->state = r->state == ZC_REC_EAGER ? ZC_REC_DYING : REC_DYING_WRITABLE;
 	}
 	unlock();
 	return k;
@@ -177,8 +195,14 @@ int zc_detect_match(const void *p, size_t n, struct zc_match *m)
 	lock();
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
-		if ((r->state != ZC_REC_EAGER && r->state != ZC_REC_DIRTY) || q < r->buf || q + n > r->buf + r->len)
+		if ((r->state != ZC_REC_EAGER && r->state != ZC_REC_DIRTY && r->state != ZC_REC_NOTE) || q < r->buf ||
+		    q + n > r->buf + r->len)
 			continue;
+		if (r->state == ZC_REC_NOTE) {
+			m->reason = r->reason;
+			found = 2;
+			break;
+		}
 		if (r->state == ZC_REC_DIRTY) {
 			dirty_slot = s;
 			r->state = REC_DYING_WRITABLE;

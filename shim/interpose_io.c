@@ -25,7 +25,8 @@ static int on_stack(const void *p)
 }
 
 /* may_record — a read from fd into a buffer may leave a record; takes the lease first if needed.
- * *stack: the buffer is on the stack (guarded only with stack_buffers = on, see zcshim.conf). */
+ * *stack: the buffer is on the stack (guarded only with stack_buffers = on, see zcshim.conf).
+ * Returns 1: record; 0: nothing to remember; else the fallback counter a note should carry. */
 static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *stack)
 {
 	struct zc_fd_info i;
@@ -33,15 +34,16 @@ static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *sta
 	*stack = on_stack(buf);
 	if (*stack && !zc_cfg.stack_buffers) {
 		zc_count(ZC_records_skipped_stack, 1);
-		return 0;
+		return ZC_fb_stack_buffer;
 	}
 	/* the table copy below is the slow part: only files get that far */
 	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return 0;
 	zc_depth++;
 	int ls = zc_lease_prepare(fd, i.gen, i.lease);
 	zc_depth--;
-	if (ls == ZC_LS_BROKEN || ls == ZC_LS_INHERITED) return 0;
-	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return 0;
+	if (ls == ZC_LS_BROKEN) return ZC_fb_lease_broken;
+	if (ls == ZC_LS_INHERITED) return ZC_fb_lease_inherited;
+	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return ZC_fb_lease_denied;
 	*gen = i.gen;
 	return 1;
 }
@@ -56,6 +58,14 @@ static void record(int fd, uint64_t gen, void *buf, size_t len, off_t off, int s
 	zc_depth--;
 }
 
+/* note — remembers why the bytes just read will not be rewritten (errno kept). */
+static void note(void *buf, size_t len, int fd, int reason)
+{
+	int saved = errno;
+	zc_detect_note(buf, len, fd, reason);
+	errno = saved;
+}
+
 /* do_read — read or pread (pos >= 0), recording file data. */
 static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
@@ -63,8 +73,12 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 	int stack;
 	zc_count(call, 1);
 	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_detect_drop_range(buf, n, 1); /* the kernel writes there */
-	if (n < zc_min_record || !may_record(fd, buf, n, &gen, &stack))
-		return pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
+	int may = n < zc_min_record ? 0 : may_record(fd, buf, n, &gen, &stack);
+	if (may != 1) {
+		ssize_t r = pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
+		if (may && r >= (ssize_t)zc_min_record) note(buf, (size_t)r, fd, may);
+		return r;
+	}
 	int saved = errno;
 	off_t before = pos;
 	if (pos < 0 && (before = zc_real.lseek64 ? zc_real.lseek64(fd, 0, SEEK_CUR) : -1) < 0) {
@@ -115,7 +129,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 	size_t want = 0;
 	zc_count(ZC_calls_readv, 1);
 	for (int k = 0; k < cnt; k++) zc_detect_drop_range(iov[k].iov_base, iov[k].iov_len, 1), want += iov[k].iov_len;
-	if (cnt < 1 || !may_record(fd, iov[0].iov_base, want, &gen, &stack)) return pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
+	if (cnt < 1 || may_record(fd, iov[0].iov_base, want, &gen, &stack) != 1) return pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
 	int saved = errno;
 	off_t before = pos < 0 ? zc_real.lseek64(fd, 0, SEEK_CUR) : pos;
 	errno = saved;

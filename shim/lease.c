@@ -123,7 +123,7 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 		}
 		zc_count(state == ZC_LS_HELD ? ZC_lease_granted : ZC_lease_denied, 1);
 		if (state == ZC_LS_DENIED)
-			ZC_LOG_ONCE(ZC_LOG_WARN, "a read lease was denied (errno %d): files without one are not rewritten; "
+			ZC_LOG_ONCE(ZC_LOG_INFO, "a read lease was denied (errno %d): files without one are not rewritten; "
 				    "grant CAP_LEASE (setcap cap_lease+ep, or systemd AmbientCapabilities=CAP_LEASE), serve files the "
 				    "process owns, or set lease = prefer", errno);
 	}

@@ -125,6 +125,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		s[ns] = (struct seg){.p = w->iov[k].iov_base, .n = w->iov[k].iov_len};
 		int r = zc_detect_match(s[ns].p, s[ns].n, &s[ns].m);
 		if (r < 0) return pass(ZC_fb_dirty);
+		if (r == 2) return pass((enum zc_counter)s[ns].m.reason);
 		if (r > 0) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
 		*total += s[ns++].n;
 		*nsp = ns;

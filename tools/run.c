@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,7 +96,7 @@ static void summary(const uint64_t *s, int procs)
 		fprintf(stderr, "  hint: %lu reads went into buffers on the stack, which are not guarded by default;\n"
 				"        see stack_buffers in zcshim.conf before turning it on.\n",
 			(unsigned long)s[ZC_records_skipped_stack]);
-	if (!kb && s[ZC_fb_no_record])
+	if (!kb && s[ZC_fb_no_record] && !s[ZC_fb_lease_denied] && !s[ZC_fb_stack_buffer])
 		fprintf(stderr, "  hint: no write came from a buffer filled by a file read (see `zcshim inspect`).\n");
 }
 
@@ -141,6 +142,9 @@ int zc_cmd_run(int argc, char **argv)
 		perror("zcshim: mkdtemp");
 		return 2;
 	}
+	/* workers that drop privileges (nginx's "user nobody") must still be able to leave their file:
+	 * sticky and unlistable, like a private /tmp; each file is created 0600 by its writer */
+	if (geteuid() == 0) chmod(dir, 01733);
 	snprintf(tmpl, sizeof tmpl, "%s/%%p.json", dir);
 	setenv("ZCSHIM_STATS_FILE", tmpl, 1);
 	const char *old = getenv("LD_PRELOAD");
