@@ -26,6 +26,7 @@ const struct zc_config_key zc_config_keys[] = {
 	{"inherit", "on", "on, off"},
 	{"lease_signal", "SIGRTMAX-2", "a real-time signal: SIGRTMIN+N, SIGRTMAX-N or its number"},
 	{"stack_buffers", "off", "on, off"},
+	{"guard_min_bytes", "65536", "a byte count 4K..1G, suffix K or M allowed"},
 };
 const int zc_config_nkeys = sizeof zc_config_keys / sizeof zc_config_keys[0];
 
@@ -132,6 +133,7 @@ int zc_config_set(struct zc_config *c, const char *key, const char *val, const c
 	case 9: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->inherit = (int)v; break;
 	case 10: v = parse_signal(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->lease_signal = (int)v; break;
 	case 11: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->stack_buffers = (int)v; break;
+	case 12: v = parse_bytes(val); if (v < 4096) return bad(err_fd, origin, key, val, acc); c->guard_min_bytes = v; break;
 	}
 	return 0;
 }
@@ -268,6 +270,7 @@ int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t 
 	case 9: return zc_log_format(out, cap, "%s", c->inherit ? "on" : "off");
 	case 10: return zc_log_format(out, cap, "%d", c->lease_signal);
 	case 11: return zc_log_format(out, cap, "%s", c->stack_buffers ? "on" : "off");
+	case 12: return zc_log_format(out, cap, "%ld", c->guard_min_bytes);
 	}
 	return -1;
 }

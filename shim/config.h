@@ -16,6 +16,7 @@ struct zc_config {
 	long min_bytes_file;
 	int unix_sockets;   /* rewrite to AF_UNIX stream sockets too */
 	int stack_buffers;  /* guard buffers on the thread's stack (opt-in, see zcshim.conf) */
+	long guard_min_bytes; /* smallest read whose buffer eager mode guards */
 	int lease;          /* enum zc_lease_policy */
 	int log_level;      /* enum zc_log_level */
 	char log_file[256];

@@ -3,6 +3,7 @@
 #include "fdtab.h"
 #include "guard.h"
 #include "real.h"
+#include "shim.h"
 #include "stats.h"
 
 #include <string.h>
@@ -39,7 +40,7 @@ static void lock(void)
 {
 	while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
 		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-	lock_owner = zc_raw_gettid();
+	lock_owner = zc_tid();
 }
 
 static void unlock(void)
@@ -124,7 +125,7 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off,
 }
 
 /* zc_detect_note — a record with no guard and no shadow: it can only explain a fallback. */
-void zc_detect_note(void *buf, size_t len, int src_fd, int reason)
+void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason)
 {
 	zc_detect_drop_range(buf, len, 1);
 	lock();
@@ -133,7 +134,7 @@ void zc_detect_note(void *buf, size_t len, int src_fd, int reason)
 		;
 	if (s < ZC_MAX_RECORDS) {
 		recs[s] = (struct record){.state = ZC_REC_NOTE, .id = next_id++, .buf = buf, .len = len, .lo = buf,
-					  .hi = buf, .src_fd = src_fd, .reason = reason};
+					  .hi = buf, .src_fd = src_fd, .src_gen = gen, .reason = reason};
 		if (s >= hiwater) hiwater = s + 1;
 		__atomic_fetch_add(&zc_detect_live, 1, __ATOMIC_RELAXED);
 	}
@@ -200,6 +201,8 @@ int zc_detect_match(const void *p, size_t n, struct zc_match *m)
 			continue;
 		if (r->state == ZC_REC_NOTE) {
 			m->reason = r->reason;
+			m->src_fd = r->src_fd;
+			m->src_gen = r->src_gen;
 			found = 2;
 			break;
 		}
@@ -268,7 +271,7 @@ int zc_detect_fault(void *addr)
 {
 	struct record *r;
 	char *lo = NULL, *hi = NULL;
-	if (__atomic_load_n(&lock_word, __ATOMIC_ACQUIRE) && lock_owner == zc_raw_gettid()) {
+	if (__atomic_load_n(&lock_word, __ATOMIC_ACQUIRE) && lock_owner == zc_tid()) {
 		r = find_fault(addr); /* interrupted our own critical section: read without the lock */
 		if (r) lo = r->lo, hi = r->hi;
 	} else {

@@ -40,7 +40,7 @@ void zc_detect_drop_range(const void *p, size_t n, int unprotect);
 void zc_detect_drop_fd(int fd);
 /* A read whose bytes may not be rewritten (lease denied, stack buffer): remembered without a
  * guard, so the write can count the real reason instead of "no record". */
-void zc_detect_note(void *buf, size_t len, int src_fd, int reason);
+void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason);
 /* [p, p+n) lies in one clean record whose unaligned head/tail bytes are unchanged: 1.
  * 0: no record; -1: a record exists but the program changed it (dropped); 2: a note (m->reason). */
 int zc_detect_match(const void *p, size_t n, struct zc_match *m);

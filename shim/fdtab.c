@@ -242,6 +242,11 @@ void zc_fdtab_note_used(int fd, uint64_t gen, int used)
 	WITH_ENTRY(fd, gen, i->unused = used ? 0 : i->unused + 1);
 }
 
+void zc_fdtab_set_proven(int fd, uint64_t gen)
+{
+	WITH_ENTRY(fd, gen, i->proven = 1);
+}
+
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)
 {
 	WITH_ENTRY(fd, gen, {

@@ -14,9 +14,6 @@
 #include <limits.h>
 #include <pthread.h>
 
-int zc_on;
-__thread int zc_depth;
-size_t zc_min_record;
 
 extern char **environ;
 
@@ -28,6 +25,7 @@ static void parent(void) { zc_fdtab_atfork_parent(); zc_detect_atfork_parent(); 
 /* child — fresh counters, free locks, leases that belong to the parent. */
 static void child(void)
 {
+	zc_tid_cache = 0;
 	zc_fdtab_atfork_child();
 	zc_detect_atfork_child();
 	zc_stats_reset();

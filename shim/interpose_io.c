@@ -38,13 +38,17 @@ static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *sta
 	}
 	/* the table copy below is the slow part: only files get that far */
 	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return 0;
+	*gen = i.gen;
+	/* below guard_min_bytes a protect/unprotect pair costs more than the copy it saves */
+	if ((long)n < zc_cfg.guard_min_bytes) return ZC_fb_small;
+	/* guard only sources whose bytes were seen going out: files read for parsing stay untouched */
+	if (!i.proven) return ZC_fb_probation;
 	zc_depth++;
 	int ls = zc_lease_prepare(fd, i.gen, i.lease);
 	zc_depth--;
 	if (ls == ZC_LS_BROKEN) return ZC_fb_lease_broken;
 	if (ls == ZC_LS_INHERITED) return ZC_fb_lease_inherited;
 	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return ZC_fb_lease_denied;
-	*gen = i.gen;
 	return 1;
 }
 
@@ -59,24 +63,24 @@ static void record(int fd, uint64_t gen, void *buf, size_t len, off_t off, int s
 }
 
 /* note — remembers why the bytes just read will not be rewritten (errno kept). */
-static void note(void *buf, size_t len, int fd, int reason)
+static void note(void *buf, size_t len, int fd, uint64_t gen, int reason)
 {
 	int saved = errno;
-	zc_detect_note(buf, len, fd, reason);
+	zc_detect_note(buf, len, fd, gen, reason);
 	errno = saved;
 }
 
 /* do_read — read or pread (pos >= 0), recording file data. */
 static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
-	uint64_t gen;
+	uint64_t gen = 0;
 	int stack;
 	zc_count(call, 1);
 	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_detect_drop_range(buf, n, 1); /* the kernel writes there */
 	int may = n < zc_min_record ? 0 : may_record(fd, buf, n, &gen, &stack);
 	if (may != 1) {
 		ssize_t r = pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
-		if (may && r >= (ssize_t)zc_min_record) note(buf, (size_t)r, fd, may);
+		if (may && r >= (ssize_t)zc_min_record) note(buf, (size_t)r, fd, gen, may);
 		return r;
 	}
 	int saved = errno;

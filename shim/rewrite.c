@@ -5,6 +5,7 @@
 #include "fdtab.h"
 #include "lease.h"
 #include "real.h"
+#include "shim.h"
 #include "stats.h"
 
 #include <fcntl.h>
@@ -25,7 +26,6 @@ struct seg {
 };
 
 static int method_gone[M_COUNT]; /* sticky once the kernel says ENOSYS */
-static __thread pid_t my_tid;
 
 static const enum zc_counter rw_calls[M_COUNT] = {ZC_rw_sendfile, ZC_rw_splice, ZC_rw_copy_file_range};
 static const enum zc_counter rw_bytes[M_COUNT] = {ZC_rw_sendfile_bytes, ZC_rw_splice_bytes, ZC_rw_copy_file_range_bytes};
@@ -125,7 +125,11 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		s[ns] = (struct seg){.p = w->iov[k].iov_base, .n = w->iov[k].iov_len};
 		int r = zc_detect_match(s[ns].p, s[ns].n, &s[ns].m);
 		if (r < 0) return pass(ZC_fb_dirty);
-		if (r == 2) return pass((enum zc_counter)s[ns].m.reason);
+		if (r == 2) {
+			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
+			if (s[ns].m.reason == ZC_fb_probation) zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen);
+			return pass((enum zc_counter)s[ns].m.reason);
+		}
 		if (r > 0) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
 		*total += s[ns++].n;
 		*nsp = ns;
@@ -135,8 +139,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return pass(ZC_fb_mixed);
 	if (d->kind == ZC_FD_PIPE && *total <= PIPE_BUF) return pass(ZC_fb_pipe_atomic);
-	if (!my_tid) my_tid = zc_raw_gettid();
-	if (zc_fdtab_note_writer(w->fd, my_tid)) return pass(ZC_fb_multi_writer);
+	if (zc_fdtab_note_writer(w->fd, zc_tid())) return pass(ZC_fb_multi_writer);
 	for (int k = 0; k < ns; k++) {
 		enum zc_counter why = s[k].file ? source_ok(&s[k], d) : 0;
 		if (why) return pass(why);
@@ -293,5 +296,4 @@ out:
 
 void zc_rewrite_atfork_child(void)
 {
-	my_tid = 0;
 }

@@ -3,10 +3,21 @@
 #define ZC_SHIM_H
 
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 extern int zc_on;                 /* set at the end of the constructor */
 extern __thread int zc_depth;     /* >0 while the shim runs on this thread */
 extern size_t zc_min_record;      /* smallest read worth recording */
+
+extern __thread pid_t zc_tid_cache;
+/* zc_tid — this thread's id, asked of the kernel once (reset in a forked child). */
+static inline pid_t zc_tid(void)
+{
+	if (__builtin_expect(!zc_tid_cache, 0)) zc_tid_cache = (pid_t)syscall(SYS_gettid);
+	return zc_tid_cache;
+}
 
 /* zc_active — do shim work only once initialised and never re-entered (signal handlers, own I/O). */
 static inline int zc_active(void)
