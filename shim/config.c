@@ -7,9 +7,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 struct zc_config zc_cfg;
 
@@ -61,13 +64,14 @@ static long parse_bytes(const char *val)
 {
 	char *end;
 	if (!isdigit((unsigned char)*val)) return -1;
+	int shift = 0;
 	errno = 0;
 	unsigned long long v = strtoull(val, &end, 10);
 	if (errno) return -1;
-	if (*end == 'K' || *end == 'k') v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm') v <<= 20, end++;
-	if (*end || v > (1ULL << 30)) return -1;
-	return (long)v;
+	if (*end == 'K' || *end == 'k') shift = 10, end++;
+	else if (*end == 'M' || *end == 'm') shift = 20, end++;
+	if (*end || v > (1ULL << 30) >> shift) return -1; /* checked before shifting: no wrap-around */
+	return (long)(v << shift);
 }
 
 /* parse_signal — SIGRTMIN+N, SIGRTMAX-N or a number inside the real-time range. */
@@ -89,13 +93,38 @@ static int parse_signal(const char *val)
 	return (v >= SIGRTMIN && v <= SIGRTMAX) ? (int)v : -1;
 }
 
+/* clip — a value as it may appear in a message: at most 300 bytes, control bytes escaped. */
+static const char *clip(const char *v, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; *v && n + 5 < cap && n < 300; v++) {
+		unsigned char ch = (unsigned char)*v;
+		if (ch >= 0x20 && ch != 0x7f) out[n++] = (char)ch;
+		else n += (size_t)zc_log_format(out + n, cap - n, "\\x%c%c", "0123456789abcdef"[ch >> 4], "0123456789abcdef"[ch & 15]);
+	}
+	if (*v && n + 4 < cap) memcpy(out + n, "...", 3), n += 3;
+	out[n] = 0;
+	return out;
+}
+
+/* say — one message line on err_fd; the newline survives any truncation. */
+static void say(int err_fd, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = zc_log_vformat(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	line[n++] = '\n';
+	if (err_fd >= 0) zc_raw_write(err_fd, line, (size_t)n);
+}
+
 /* bad — the one line a bad value gets: origin, key, value, what is accepted. */
 static int bad(int err_fd, const char *origin, const char *key, const char *val, const char *accepted)
 {
-	char line[768];
-	int n = zc_log_format(line, sizeof line - 1, "zcshim: %s: bad value '%s' for %s (accepted: %s); keeping the previous value\n",
-			      origin, val, key, accepted);
-	if (err_fd >= 0) zc_raw_write(err_fd, line, (size_t)n);
+	char v[320], k[160], o[320];
+	say(err_fd, "zcshim: %s: bad value '%s' for %s (accepted: %s); keeping the previous value", clip(origin, o, sizeof o),
+	    clip(val, v, sizeof v), clip(key, k, sizeof k), accepted);
 	return -1;
 }
 
@@ -107,9 +136,12 @@ int zc_config_set(struct zc_config *c, const char *key, const char *val, const c
 	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
 	int i = key_index(key);
 	if (i < 0) {
-		char line[512];
-		int n = zc_log_format(line, sizeof line - 1, "zcshim: %s: unknown key '%s' (value '%s' ignored)\n", origin, key, val);
-		if (err_fd >= 0) zc_raw_write(err_fd, line, (size_t)n);
+		char v[320], k[160], o[320], keys[400];
+		size_t kn = 0;
+		for (int j = 0; j < zc_config_nkeys; j++)
+			kn += (size_t)zc_log_format(keys + kn, sizeof keys - kn, "%s%s", j ? ", " : "", zc_config_keys[j].name);
+		say(err_fd, "zcshim: %s: unknown key '%s' (value '%s' ignored; keys: %s)", clip(origin, o, sizeof o),
+		    clip(key, k, sizeof k), clip(val, v, sizeof v), keys);
 		return -1;
 	}
 	const char *acc = zc_config_keys[i].accepted;
@@ -175,9 +207,8 @@ int zc_config_parse_text(struct zc_config *c, const char *text, const char *path
 		zc_log_format(origin, sizeof origin, "%s:%d", path, lineno);
 		char *eq = strchr(s, '=');
 		if (!eq) {
-			char msg[512];
-			int n = zc_log_format(msg, sizeof msg - 1, "zcshim: %s: expected 'key = value', got '%s'\n", origin, s);
-			if (err_fd >= 0) zc_raw_write(err_fd, msg, (size_t)n);
+			char v[320];
+			say(err_fd, "zcshim: %s: expected 'key = value', got '%s'", origin, clip(s, v, sizeof v));
 			bad_lines++;
 			continue;
 		}
@@ -189,23 +220,31 @@ int zc_config_parse_text(struct zc_config *c, const char *text, const char *path
 	return bad_lines;
 }
 
-/* zc_config_load_file — reads a file with raw syscalls (no stdio in the host program). */
+/* zc_config_load_file — reads a whole file with raw syscalls into a private mapping (no stdio). */
 int zc_config_load_file(struct zc_config *c, const char *path, int err_fd)
 {
-	static char text[65536];
+	char p[320];
+	struct stat st;
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		char msg[512];
-		int n = zc_log_format(msg, sizeof msg - 1, "zcshim: cannot read config file %s (errno %d); using defaults\n", path, errno);
-		if (err_fd >= 0) zc_raw_write(err_fd, msg, (size_t)n);
+	if (fd < 0 || syscall(SYS_fstat, fd, &st) < 0) {
+		say(err_fd, "zcshim: cannot read config file %s (errno %d); using defaults", clip(path, p, sizeof p), errno);
+		if (fd >= 0) zc_raw_close(fd);
 		return -1;
 	}
-	size_t len = 0;
+	size_t cap = (size_t)st.st_size + 4096, len = 0; /* room for a file that grows meanwhile */
+	char *text = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (text == MAP_FAILED) {
+		zc_raw_close(fd);
+		say(err_fd, "zcshim: cannot read config file %s (out of memory); using defaults", clip(path, p, sizeof p));
+		return -1;
+	}
 	ssize_t r;
-	while (len < sizeof text - 1 && (r = zc_raw_read(fd, text + len, sizeof text - 1 - len)) > 0) len += (size_t)r;
+	while (len < cap - 1 && (r = zc_raw_read(fd, text + len, cap - 1 - len)) > 0) len += (size_t)r;
 	zc_raw_close(fd);
 	text[len] = 0;
-	return zc_config_parse_text(c, text, path, err_fd);
+	int n = zc_config_parse_text(c, text, path, err_fd);
+	syscall(SYS_munmap, text, cap);
+	return n;
 }
 
 /* zc_config_load_env — ZCSHIM_MODE=eager and so on; ZCSHIM_CONF is the file, not a key. */
@@ -244,9 +283,11 @@ int zc_config_load(struct zc_config *c, char *const *envp, int err_fd)
 	int bad_n = 0;
 	zc_config_defaults(c);
 	const char *path = env_get(envp, "ZCSHIM_CONF");
-	if (path && *path) bad_n += zc_config_load_file(c, path, err_fd) < 0;
-	else if (syscall(SYS_faccessat, AT_FDCWD, "/etc/zcshim.conf", R_OK) == 0)
-		bad_n += zc_config_load_file(c, "/etc/zcshim.conf", err_fd) > 0;
+	if (!(path && *path) && syscall(SYS_faccessat, AT_FDCWD, "/etc/zcshim.conf", R_OK) == 0) path = "/etc/zcshim.conf";
+	if (path && *path) {
+		int r = zc_config_load_file(c, path, err_fd);
+		bad_n += r < 0 ? 1 : r;
+	}
 	bad_n += zc_config_load_env(c, envp, err_fd);
 	return bad_n;
 }

@@ -232,7 +232,8 @@ int zc_detect_match(const void *p, size_t n, struct zc_match *m)
 	unlock();
 	if (dirty_slot >= 0) {
 		zc_count(ZC_records_dirty, 1);
-		drop(&dirty_slot, 1, 1);
+		zc_count(ZC_records_dropped, 1);
+		drop_slots(&dirty_slot, 1, 1); /* changed, not unused: no step-down count */
 		return -1;
 	}
 	return found;
