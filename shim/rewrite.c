@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 
 #define MAXSEG 16
 
@@ -56,7 +57,7 @@ static ssize_t kcall(int method, int dst, int src, off_t *off, size_t n, int non
 	switch (method) {
 	case M_SENDFILE: return zc_real.sendfile64(dst, src, off, n);
 	case M_SPLICE: return zc_real.splice(src, off, dst, NULL, n, nonblock ? SPLICE_F_NONBLOCK : 0);
-	default: return zc_real.copy_file_range(src, off, dst, dpos, n, 0);
+	default: return zc_real.copy_file_range(src, off, dst, dpos, n, 0); /* dpos NULL: at the file position */
 	}
 }
 
@@ -82,7 +83,12 @@ static enum zc_counter source_ok(struct seg *s, const struct zc_fd_info *dst)
 		return ZC_fb_stale_source;
 	if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
 	switch (src.lease) {
-	case ZC_LS_HELD: s->leased = 1; return 0;
+	case ZC_LS_HELD:
+		/* the lease lives on the open file description: a number closed behind our back and
+		 * reopened on the same file has none, whatever the table remembers */
+		if (zc_raw_fcntl(s->m.src_fd, F_GETLEASE, 0) != F_RDLCK) return ZC_fb_stale_source;
+		s->leased = 1;
+		return 0;
 	case ZC_LS_NOT_NEEDED: return 0;
 	case ZC_LS_DENIED: return zc_cfg.lease == ZC_LEASE_PREFER ? 0 : ZC_fb_lease_denied;
 	case ZC_LS_BROKEN: return ZC_fb_lease_broken;
@@ -170,6 +176,13 @@ static void sigpipe_restore(const sigset_t *old, int was_pending, int got_epipe)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+/* source_shrank — the source now ends before off: a short kernel count means truncation. */
+static int source_shrank(int src, off_t off)
+{
+	struct stat st;
+	return syscall(SYS_fstat, src, &st) == 0 && st.st_size <= off;
+}
+
 /* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
  * (0 when the source came back short); *fallback: the counter when the kernel refused the call. */
 static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
@@ -190,6 +203,12 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (r > 0) {
 			moved += (size_t)r;
 			zc_count(rw_bytes[method], (uint64_t)r);
+			if (moved < s->n && method == M_SENDFILE && !nonblock && kind != ZC_FD_FILE && !source_shrank(s->m.src_fd, off)) {
+				/* sendfile to a blocking socket stops early only for a signal (or SO_SNDTIMEO):
+				 * write would return this partial count too */
+				err = EINTR;
+				break;
+			}
 			continue;
 		}
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
@@ -258,7 +277,7 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 			ret = finish(w, d.kind, s, ns, i, 0, dpos);
 			goto finished;
 		}
-		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], &dpos, &err, &fallback);
+		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback);
 		if (s[i].leased) zc_lease_leave(s[i].m.src_fd);
 		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
 		if (fallback && !moved && !done) {
