@@ -125,27 +125,29 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t bufl
 	return pread64(fd, buf, n, pos);
 }
 
-/* do_readv — readv/preadv: each iovec that received file bytes becomes its own record. */
+/* do_readv — readv/preadv: each iovec that received file bytes becomes its own record (or note). */
 static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 {
-	uint64_t gen;
-	int stack;
+	uint64_t gen = 0;
+	int stack, may = 0;
 	size_t want = 0;
 	zc_count(ZC_calls_readv, 1);
 	for (int k = 0; k < cnt; k++) zc_detect_drop_range(iov[k].iov_base, iov[k].iov_len, 1), want += iov[k].iov_len;
-	if (cnt < 1 || may_record(fd, iov[0].iov_base, want, &gen, &stack) != 1) return pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
+	if (cnt >= 1 && want >= zc_min_record) may = may_record(fd, iov[0].iov_base, want, &gen, &stack);
 	int saved = errno;
-	off_t before = pos < 0 ? zc_real.lseek64(fd, 0, SEEK_CUR) : pos;
+	off_t before = pos;
+	if (may == 1 && pos < 0 && (before = zc_real.lseek64(fd, 0, SEEK_CUR)) < 0) may = 0;
 	errno = saved;
 	ssize_t r = pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
-	if (r <= 0 || before < 0) return r;
+	if (r <= 0 || !may) return r;
 	saved = errno;
-	if (pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) {
+	if (may != 1 || pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) {
 		size_t left = (size_t)r;
 		off_t off = before;
 		for (int k = 0; k < cnt && left; k++) {
 			size_t got = iov[k].iov_len < left ? iov[k].iov_len : left;
-			record(fd, gen, iov[k].iov_base, got, off, on_stack(iov[k].iov_base));
+			if (may == 1) record(fd, gen, iov[k].iov_base, got, off, on_stack(iov[k].iov_base));
+			else if (got >= zc_min_record) zc_detect_note(iov[k].iov_base, got, fd, gen, may);
 			off += (off_t)got, left -= got;
 		}
 	}
