@@ -30,7 +30,6 @@ static void child(void)
 	zc_detect_atfork_child();
 	zc_stats_reset();
 	zc_lease_atfork_child();
-	zc_rewrite_atfork_child();
 }
 
 /* open_log — log_file opened once, moved to a high close-on-exec descriptor. */

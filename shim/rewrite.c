@@ -244,8 +244,12 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 		return ZC_PASS;
 	}
 	fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0); /* fresh: FIONBIO or another process may have changed it */
-	if (fl < 0 || !zc_fdtab_revalidate(w->fd, d.gen)) return pass(ZC_fb_stale_source);
-	if (d.kind == ZC_FD_FILE && (fl & O_APPEND)) return pass(ZC_fb_append);
+	enum zc_counter why = fl < 0 || !zc_fdtab_revalidate(w->fd, d.gen) ? ZC_fb_stale_source
+			      : d.kind == ZC_FD_FILE && (fl & O_APPEND) ? ZC_fb_append : 0;
+	if (why) {
+		release_stack(s, ns);
+		return pass(why);
+	}
 	nonblock = fl & O_NONBLOCK;
 	int nosig = (w->flags & MSG_NOSIGNAL) != 0;
 	if (nosig) sigpipe_block(&old, &was_pending);
@@ -311,8 +315,4 @@ out:
 	release_stack(s, ns);
 	if (nosig) sigpipe_restore(&old, was_pending, got_epipe);
 	return ret;
-}
-
-void zc_rewrite_atfork_child(void)
-{
 }

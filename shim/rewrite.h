@@ -21,6 +21,5 @@ struct zc_wreq {
 
 /* Bytes written, -errno (as the original call would have failed), or ZC_PASS. */
 ssize_t zc_rewrite(const struct zc_wreq *w);
-void zc_rewrite_atfork_child(void);
 
 #endif
