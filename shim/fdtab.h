@@ -22,6 +22,7 @@ enum zc_lease_state {
 	ZC_LS_BROKEN,     /* someone opened it for writing: never rewrite again */
 	ZC_LS_INHERITED,  /* held by the parent before fork: not ours to trust */
 	ZC_LS_NOT_NEEDED, /* lease = off */
+	ZC_LS_PROGRAM,    /* the program manages leases, signals or owner of this fd itself: hands off */
 };
 
 #define ZC_FD_DSTS 4 /* destinations remembered per source, drained before a lease is released */

@@ -75,12 +75,37 @@ EXPORT int dup3(int old, int new, int flags)
 	return r;
 }
 
+/* held_by_us — the shim holds a read lease on fd (so its lease, signal and owner are ours). */
+static int held_by_us(int fd)
+{
+	struct zc_fd_info i;
+	return zc_fdtab_kind(fd) == ZC_FD_FILE && zc_fdtab_get(fd, &i) == 0 && i.lease == ZC_LS_HELD;
+}
+
 EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
+	if (zc_active()) {
+		int saved = errno;
+		switch (cmd) {
+		case F_SETLEASE: case F_SETSIG: case F_SETOWN: case F_SETOWN_EX:
+			zc_lease_hand_over(fd); /* the program's own use wins; ours is given back first */
+			break;
+		case F_GETLEASE: case F_GETSIG: case F_GETOWN:
+			if (held_by_us(fd)) return cmd == F_GETLEASE ? F_UNLCK : 0; /* what it would see without us */
+			break;
+		case F_GETOWN_EX:
+			if (held_by_us(fd) && arg) {
+				*(struct f_owner_ex *)arg = (struct f_owner_ex){F_OWNER_PID, 0};
+				return 0;
+			}
+			break;
+		}
+		errno = saved;
+	}
 	int r = zc_real.fcntl64(fd, cmd, arg);
 	if (!zc_active() || r < 0) return r;
 	if (cmd == F_SETFL) zc_fdtab_set_flags(fd, (int)zc_raw_fcntl(fd, F_GETFL, 0));

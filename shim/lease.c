@@ -153,6 +153,24 @@ void zc_lease_forget(int fd)
 	if (fd >= 0 && fd < FDS) __atomic_store_n(&broken[fd], 0, __ATOMIC_SEQ_CST);
 }
 
+/* zc_lease_hand_over — the descriptor's lease, signal and owner become the program's business. */
+void zc_lease_hand_over(int fd)
+{
+	struct zc_fd_info i;
+	if (zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
+	if (i.lease == ZC_LS_HELD) {
+		if (fd < FDS) __atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST); /* no new rewrite from it */
+		while (fd < FDS && __atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST)) sched_yield();
+		zc_detect_drop_fd(fd);
+		zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK);
+		zc_raw_fcntl(fd, F_SETSIG, 0);
+		struct f_owner_ex none = {F_OWNER_PID, 0};
+		zc_raw_fcntl(fd, F_SETOWN_EX, &none);
+		zc_count(ZC_lease_released, 1);
+	}
+	zc_fdtab_set_lease(fd, i.gen, ZC_LS_PROGRAM);
+}
+
 /* give_back — one entry's lease returned before exec. */
 static void give_back(struct zc_fd_info *i, void *arg)
 {

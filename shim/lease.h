@@ -11,6 +11,8 @@ int zc_lease_enter(int fd);
 void zc_lease_leave(int fd);
 /* The descriptor number was closed: its broken mark goes with it. */
 void zc_lease_forget(int fd);
+/* The program itself sets a lease, F_SETSIG or F_SETOWN on fd: ours goes back first. */
+void zc_lease_hand_over(int fd);
 /* Before exec: give every lease back (the signal would reach no thread afterwards). */
 void zc_lease_release_all(void);
 /* In a forked child: leases belong to the parent's thread. */
