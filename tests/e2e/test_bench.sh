@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# test_bench.sh — `zcshim bench`: a tiny run writes complete JSON (every variant, payloads
+# verified by sha256) and a table; bad options exit 2. No timing assertions.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ -x "$ZC_BIN" ] && [ -x "$ZC_PROGS/legacy_server" ] && [ -x "$ZC_PROGS/legacy_client" ] ||
+	{ fail bench_built "run make first ($ZC_BIN, $ZC_PROGS/legacy_*)"; exit 1; }
+
+json=$ZC_TMP/results.json
+"$ZC_BIN" bench --scenarios builtin-tcp-read --chunks 64K --size 8M --rounds 1 \
+	--json "$json" --plot "$ZC_TMP/plot.svg" >"$ZC_TMP/out" 2>"$ZC_TMP/err"
+rc=$?
+check bench_tiny_exit0 [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || sed 's/^/    /' "$ZC_TMP/err" | tail -5
+check bench_table_printed grep -q '^builtin-tcp-read/64K ' "$ZC_TMP/out"
+check bench_progress_on_stderr grep -q '^\[1/3\] builtin-tcp-read/64K plain round 1' "$ZC_TMP/err"
+
+# json_check NAME PYTHON-EXPR: PASS if the expression is true for the loaded results (d)
+json_check() {
+	local name=$1 expr=$2 why
+	why=$(python3 - "$json" "$expr" 2>&1 <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+runs = d["runs"]
+ok = eval(sys.argv[2])
+sys.exit(0 if ok else 1)
+EOF
+	) && pass "$name" || fail "$name" "${why:-false: $expr}"
+}
+if [ -s "$json" ]; then
+	json_check bench_json_machine 'all(d["machine"].get(k) for k in ("uname", "nproc", "cpu_model", "date"))'
+	json_check bench_json_all_variants 'sorted(r["variant"] for r in runs) == ["native", "plain", "shim"]'
+	json_check bench_json_runs_ok 'all(r["ok"] and not r["error"] for r in runs)'
+	json_check bench_json_payload_sha256 'all(r["payload_ok"] and r["payload_check"] == "sha256" and r["sha256"] == d["config"]["file_sha256"] and r["bytes"] == d["config"]["file_size"] == 8 << 20 for r in runs)'
+	json_check bench_json_raw_figures 'all(r["wall_s"] > 0 and r["server_cpu_s"] >= 0 and r["mb_per_s"] is not None and r["cpu_s_per_gib"] is not None for r in runs)'
+	json_check bench_json_shim_stats 'all(r["stats_files"] >= 1 and r["kernel_share"] is not None for r in runs if r["variant"] == "shim")'
+	json_check bench_json_summary 'len(d["summary"]) == 3 and all(s["runs_ok"] == 1 and s["runs_failed"] == 0 for s in d["summary"])'
+else
+	fail bench_json_written "$json missing or empty"
+fi
+
+# the discard receiver cannot hash what the kernel dropped: it verifies sampled positions
+"$ZC_BIN" bench --scenarios builtin-tcp-discard --chunks 16K --size 4M --rounds 1 \
+	--json "$ZC_TMP/d.json" --plot "$ZC_TMP/d.svg" >/dev/null 2>"$ZC_TMP/err2"
+check bench_discard_exit0 [ $? -eq 0 ]
+json=$ZC_TMP/d.json
+[ -s "$json" ] && json_check bench_discard_sampled 'all(r["payload_ok"] and r["payload_check"] == "sampled" and r["samples"] > 0 and r["bad_samples"] == 0 for r in runs)'
+
+# usage errors: exit 2 with the usage line on stderr, nothing run
+for bad in "--bogus" "--rounds 0" "--scenarios nosuch" "--size abc" "--chunks 0" "extra"; do
+	# shellcheck disable=SC2086
+	"$ZC_BIN" bench $bad >"$ZC_TMP/o" 2>"$ZC_TMP/e"
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q '^usage: zcshim bench' "$ZC_TMP/e" && [ ! -s "$ZC_TMP/o" ]; then
+		pass "bench_bad_option ($bad)"
+	else
+		fail "bench_bad_option ($bad)" "exit $rc, stderr: $(head -c 200 "$ZC_TMP/e")"
+	fi
+done
+"$ZC_BIN" bench --help >"$ZC_TMP/o" 2>&1
+check bench_help [ $? -eq 0 ]
+check bench_help_lists_scenarios grep -q 'builtin-tcp-discard' "$ZC_TMP/o"

@@ -1,0 +1,414 @@
+/* bench.c — `zcshim bench`: options, payload preparation, and the interleaved run loop that
+ * measures each scenario plain, under the shim, and with its native zero-copy equivalent. */
+#include "bench.h"
+#include "cmds.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_CHUNKS 16
+#define ECHO_MAX (1u << 20)
+
+/* Options of one bench invocation. */
+struct bench_opts {
+	int want[32];           /* selected scenario indexes, in order */
+	int nwant;
+	size_t chunks[MAX_CHUNKS];
+	int nchunks;
+	uint64_t size;
+	int rounds, timeout_s, no_pin;
+	const char *json, *plot;
+	char json_buf[PATH_MAX], plot_buf[PATH_MAX];
+};
+
+/* usage — the one-line usage on stderr; returns 2 for the caller to exit with. */
+static int usage(void)
+{
+	fprintf(stderr, "usage: zcshim bench [--scenarios LIST] [--chunks LIST] [--size BYTES] "
+			"[--rounds N] [--json FILE] [--plot FILE] [--timeout SEC] [--no-pin] [--quick] [--demo] "
+			"[--help]\n");
+	return 2;
+}
+
+/* help — documents the options and the scenarios on stdout. */
+static int help(void)
+{
+	printf("zcshim bench — server CPU per GiB and throughput: plain vs. under the shim vs. native\n\n"
+	       "Each scenario runs its variants interleaved (plain shim native, plain shim native, ...)\n"
+	       "for --rounds rounds. plain: the program as is. shim: the same program with\n"
+	       "LD_PRELOAD=libzcshim.so ZCSHIM_MODE=eager. native: its zero-copy equivalent. Every run's\n"
+	       "payload is checked against the file's sha256; a mismatch fails the bench (exit 1).\n\n"
+	       "Figures: server CPU s/GiB (user+system of the server and its children during the\n"
+	       "transfer), MB/s (wall time of the transfer), kernel-share (bytes the shim moved with\n"
+	       "sendfile/splice/copy_file_range over all bytes it saw), medians (min-max) over rounds.\n"
+	       "Builtin servers and socat are timed by wait4(); persistent servers by /proc samples\n"
+	       "before and after the transfer: schedstat (ns), or clock ticks (10 ms) once a thread\n"
+	       "has exited (python's per-request thread), so use a large --size for python.\n\n"
+	       "options:\n"
+	       "  --scenarios LIST  comma-separated names, or 'all' (default) or 'builtin'\n"
+	       "  --chunks LIST     chunk sizes of the builtin scenarios (default 4K,16K,64K,256K,1M)\n"
+	       "  --size BYTES      payload size, suffixes K M G (default 256M)\n"
+	       "  --rounds N        rounds per scenario (default 3)\n"
+	       "  --json FILE       results (default BUILD/bench/results.json)\n"
+	       "  --plot FILE       SVG chart via gnuplot (default BUILD/bench/plot.svg)\n"
+	       "  --timeout SEC     limit per transfer (default 120)\n"
+	       "  --no-pin          do not pin servers to CPU 0 and clients to CPU 1 (pinned when 2+ CPUs)\n"
+	       "  --quick           all scenarios, 32M, 1 round, chunk 64K\n"
+	       "  --demo            builtin-tcp-discard at 64K and nginx, 256M, 3 rounds\n"
+	       "  --help            this text\n\nscenarios:\n");
+	for (int i = 0; i < zc_bench_nscenarios; i++)
+		printf("  %-20s %s\n", zc_bench_scenarios[i].name, zc_bench_scenarios[i].help);
+	printf("\nA scenario whose programs are missing prints \"skip: NAME: REASON\".\n");
+	return 0;
+}
+
+/* parse_size — a byte count with optional K/M/G suffix; 0 if malformed. */
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return 0;
+	if (*end && strchr("kK", *end))
+		v <<= 10, end++;
+	else if (*end && strchr("mM", *end))
+		v <<= 20, end++;
+	else if (*end && strchr("gG", *end))
+		v <<= 30, end++;
+	return *end ? 0 : v;
+}
+
+/* add_scenario — selects one scenario by name (or a group); -1 if unknown. */
+static int add_scenario(struct bench_opts *o, const char *name)
+{
+	int found = 0;
+	for (int i = 0; i < zc_bench_nscenarios; i++) {
+		const char *n = zc_bench_scenarios[i].name;
+		if (strcmp(name, n) == 0 || strcmp(name, "all") == 0 ||
+		    (strcmp(name, "builtin") == 0 && strncmp(n, "builtin-", 8) == 0)) {
+			int dup = 0;
+			for (int j = 0; j < o->nwant; j++)
+				dup |= o->want[j] == i;
+			if (!dup && o->nwant < 32)
+				o->want[o->nwant++] = i;
+			found = 1;
+		}
+	}
+	return found ? 0 : -1;
+}
+
+/* parse_list — splits a comma list, calling add for each item; -1 on any bad item. */
+static int parse_list(struct bench_opts *o, const char *list, int scen)
+{
+	char buf[512], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", list);
+	if (scen)
+		o->nwant = 0;
+	else
+		o->nchunks = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (scen && add_scenario(o, t) < 0)
+			return -1;
+		if (!scen) {
+			uint64_t v = parse_size(t);
+			if (v == 0 || v > (1u << 30) || o->nchunks == MAX_CHUNKS)
+				return -1;
+			o->chunks[o->nchunks++] = (size_t)v;
+		}
+	}
+	return (scen ? o->nwant : o->nchunks) > 0 ? 0 : -1;
+}
+
+/* preset — defaults, then the --quick or --demo preset; explicit options override both. */
+static void preset(struct bench_opts *o, int argc, char **argv)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = 256u << 20, o->rounds = 3, o->timeout_s = 120;
+	parse_list(o, "4K,16K,64K,256K,1M", 0);
+	parse_list(o, "all", 1);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			o->size = 32u << 20, o->rounds = 1;
+			parse_list(o, "64K", 0);
+		} else if (strcmp(argv[i], "--demo") == 0) {
+			o->size = 256u << 20, o->rounds = 3;
+			parse_list(o, "64K", 0);
+			parse_list(o, "builtin-tcp-discard,nginx", 1);
+		}
+	}
+}
+
+/* parse_opts — 0 to run, 1 after --help, 2 on bad options (usage printed). */
+static int parse_opts(struct bench_opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"scenarios", 1, 0, 's'}, {"chunks", 1, 0, 'c'}, {"size", 1, 0, 'S'},
+		{"rounds", 1, 0, 'r'},    {"json", 1, 0, 'j'},   {"plot", 1, 0, 'p'},
+		{"timeout", 1, 0, 't'},   {"quick", 0, 0, 'q'},  {"demo", 0, 0, 'd'},
+		{"no-pin", 0, 0, 'P'},    {"help", 0, 0, 'h'},      {0, 0, 0, 0},
+	};
+	int c;
+	preset(o, argc, argv);
+	optind = 0; /* glibc: full re-initialisation, the launcher may have used getopt */
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': if (parse_list(o, optarg, 1) < 0) return usage(); break;
+		case 'c': if (parse_list(o, optarg, 0) < 0) return usage(); break;
+		case 'S': if (!(o->size = parse_size(optarg))) return usage(); break;
+		case 'r': o->rounds = atoi(optarg); if (o->rounds < 1 || o->rounds > 1000) return usage(); break;
+		case 't': o->timeout_s = atoi(optarg); if (o->timeout_s < 1) return usage(); break;
+		case 'j': o->json = optarg; break;
+		case 'p': o->plot = optarg; break;
+		case 'q': case 'd': break; /* applied by preset() */
+		case 'P': o->no_pin = 1; break;
+		case 'h': help(); return 1;
+		default: return usage();
+		}
+	}
+	return optind == argc ? 0 : usage();
+}
+
+/* fill_payload — writes size pseudo-random bytes (xorshift64*) to path and hashes them. */
+static int fill_payload(const char *path, uint64_t size, char sha[65])
+{
+	static uint64_t block[1 << 17];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	struct zc_bench_sha256 s;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	zc_bench_sha256_init(&s);
+	for (uint64_t done = 0; done < size;) {
+		size_t n = size - done < sizeof(block) ? (size_t)(size - done) : sizeof(block);
+		for (size_t i = 0; i < sizeof(block) / 8; i++) {
+			x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+			block[i] = x * 0x2545f4914f6cdd1dULL;
+		}
+		zc_bench_sha256_update(&s, block, n);
+		if (write(fd, block, n) != (ssize_t)n) {
+			close(fd);
+			return -1;
+		}
+		done += n;
+	}
+	zc_bench_sha256_hex(&s, sha);
+	int bad = fdatasync(fd) < 0; /* no writeback in the middle of the measurements */
+	bad |= close(fd) < 0;
+	return bad ? -1 : 0;
+}
+
+/* join — out = a "/" b; -1 if it does not fit. */
+static int join(char *out, size_t cap, const char *a, const char *b)
+{
+	int n = snprintf(out, cap, "%s/%s", a, b);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* setup_env — paths, temp dirs and payload files; 0 or -1 (message printed). */
+static int setup_env(struct zc_bench_env *env, const struct bench_opts *o)
+{
+	const char *dir = zc_self_dir(), *tmpdir = getenv("TMPDIR");
+	memset(env, 0, sizeof(*env));
+	snprintf(env->build, sizeof(env->build), "%s", dir ? dir : ".");
+	if (join(env->lib, sizeof(env->lib), env->build, "libzcshim.so") ||
+	    join(env->server, sizeof(env->server), env->build, "progs/legacy_server") ||
+	    join(env->client, sizeof(env->client), env->build, "progs/legacy_client")) {
+		fprintf(stderr, "zcshim bench: path too long: %s\n", env->build);
+		return -1;
+	}
+	if (access(env->lib, R_OK) != 0)
+		env->lib[0] = 0;
+	if (access(env->server, X_OK) || access(env->client, X_OK)) {
+		fprintf(stderr, "zcshim bench: %s or %s missing: run make first\n", env->server,
+			env->client);
+		return -1;
+	}
+	env->timeout_s = o->timeout_s;
+	/* the server and its client on separate CPUs: less noise, and the client of a real server is elsewhere */
+	env->pin = !o->no_pin && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+	if (join(env->tmp, sizeof(env->tmp), tmpdir && *tmpdir ? tmpdir : "/tmp", "zcbench.XXXXXX") ||
+	    !mkdtemp(env->tmp)) {
+		fprintf(stderr, "zcshim bench: mkdtemp %s: %s\n", env->tmp, strerror(errno));
+		return -1;
+	}
+	if (join(env->www, sizeof(env->www), env->tmp, "www") ||
+	    join(env->stats_dir, sizeof(env->stats_dir), env->tmp, "stats") ||
+	    join(env->file, sizeof(env->file), env->www, "payload.bin") ||
+	    join(env->echo_file, sizeof(env->echo_file), env->www, "echo.bin")) {
+		fprintf(stderr, "zcshim bench: path too long: %s\n", env->tmp);
+		return -1;
+	}
+	env->size = o->size;
+	env->echo_size = o->size < ECHO_MAX ? o->size : ECHO_MAX;
+	/* servers that drop privileges (nginx, lighttpd as root) must read these and write stats */
+	if (chmod(env->tmp, 0755) || mkdir(env->www, 0755) || mkdir(env->stats_dir, 01777) ||
+	    chmod(env->stats_dir, 01777) || fill_payload(env->file, env->size, env->sha) ||
+	    fill_payload(env->echo_file, env->echo_size, env->echo_sha)) {
+		fprintf(stderr, "zcshim bench: preparing %s: %s\n", env->tmp, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* size_name — "64K", "1M" or plain bytes. */
+static void size_name(char *out, size_t cap, size_t v)
+{
+	if (v >= (1u << 20) && v % (1u << 20) == 0)
+		snprintf(out, cap, "%zuM", v >> 20);
+	else if (v >= 1024 && v % 1024 == 0)
+		snprintf(out, cap, "%zuK", v >> 10);
+	else
+		snprintf(out, cap, "%zu", v);
+}
+
+/* make_cases — expands the selected, available scenarios over the chunk sizes; skipped
+ * scenarios are printed and recorded. Returns the number of cases. */
+static int make_cases(const struct bench_opts *o, const struct zc_bench_env *env,
+		      struct zc_bench_case *cases, struct zc_bench_skip *skips, int *nskips)
+{
+	int n = 0;
+	char sz[24];
+	for (int i = 0; i < o->nwant; i++) {
+		const struct zc_bench_scenario *sc = &zc_bench_scenarios[o->want[i]];
+		const char *why = sc->available(env);
+		if (why) {
+			printf("skip: %s: %s\n", sc->name, why);
+			snprintf(skips[*nskips].scenario, sizeof(skips[0].scenario), "%s", sc->name);
+			snprintf(skips[(*nskips)++].reason, sizeof(skips[0].reason), "%s", why);
+			continue;
+		}
+		for (int k = 0; k < (sc->has_chunks ? o->nchunks : 1); k++) {
+			cases[n].sc = sc;
+			cases[n].chunk = sc->has_chunks ? o->chunks[k] : 0;
+			size_name(sz, sizeof(sz), cases[n].chunk);
+			snprintf(cases[n].name, sizeof(cases[n].name), sc->has_chunks ? "%s/%s" : "%s",
+				 sc->name, sz);
+			n++;
+		}
+	}
+	fflush(stdout);
+	return n;
+}
+
+/* variant_on — whether variant v runs for a case (native only where it exists, shim only
+ * when the library was built). */
+static int variant_on(const struct zc_bench_env *env, const struct zc_bench_case *c, int v)
+{
+	return (v != ZC_BENCH_NATIVE || c->sc->has_native) && (v != ZC_BENCH_SHIM || env->lib[0]);
+}
+
+/* run_all — the measurements, variants interleaved within each round; returns runs done. */
+static int run_all(const struct zc_bench_env *env, const struct zc_bench_case *cases, int ncases,
+		   int rounds, struct zc_bench_result *rs)
+{
+	int total = 0, k = 0;
+	for (int i = 0; i < ncases; i++)
+		for (int v = 0; v < ZC_BENCH_NVARIANTS; v++)
+			total += variant_on(env, &cases[i], v) * rounds;
+	for (int i = 0; i < ncases; i++)
+		for (int round = 1; round <= rounds; round++)
+			for (int v = 0; v < ZC_BENCH_NVARIANTS; v++) {
+				if (!variant_on(env, &cases[i], v))
+					continue;
+				struct zc_bench_result *r = &rs[k++];
+				memset(r, 0, sizeof(*r));
+				r->c = &cases[i], r->variant = (enum zc_bench_variant)v;
+				r->round = round, r->ok = 1, r->kernel_share = -1;
+				fprintf(stderr, "[%d/%d] %s %s round %d\n", k, total, cases[i].name,
+					zc_bench_variant_names[v], round);
+				cases[i].sc->run(env, &cases[i], r->variant, r);
+				if (!r->ok)
+					fprintf(stderr, "FAIL: %s %s round %d: %s\n", cases[i].name,
+						zc_bench_variant_names[v], round, r->error);
+			}
+	return k;
+}
+
+/* default_path — BUILD/bench/NAME, creating the directory. */
+static const char *default_path(const struct zc_bench_env *env, char *buf, size_t cap,
+				const char *name)
+{
+	char dir[PATH_MAX];
+	if (join(dir, sizeof(dir), env->build, "bench") == 0)
+		mkdir(dir, 0755);
+	return join(buf, cap, dir, name) == 0 ? buf : name;
+}
+
+/* report — table, JSON and plot; returns 0 or 1 if the JSON could not be written. */
+static int report(struct bench_opts *o, const struct zc_bench_env *env,
+		  const struct zc_bench_result *rs, int nr, const struct zc_bench_skip *skips,
+		  int nskips)
+{
+	struct zc_bench_summary *sum = calloc((size_t)nr + 1, sizeof(*sum));
+	int ns = 0, bad = 0;
+	if (!sum)
+		return 1;
+	zc_bench_summarize(rs, nr, sum, &ns);
+	zc_bench_print_table(sum, ns);
+	if (!o->json)
+		o->json = default_path(env, o->json_buf, sizeof(o->json_buf), "results.json");
+	if (!o->plot)
+		o->plot = default_path(env, o->plot_buf, sizeof(o->plot_buf), "plot.svg");
+	if (zc_bench_write_json(o->json, env, rs, nr, sum, ns, skips, nskips, o->rounds) < 0) {
+		fprintf(stderr, "zcshim bench: cannot write %s: %s\n", o->json, strerror(errno));
+		bad = 1;
+	} else {
+		fprintf(stderr, "results: %s\n", o->json);
+	}
+	int p = zc_bench_plot(o->plot, env, sum, ns);
+	if (p == 0)
+		fprintf(stderr, "plot: %s\n", o->plot);
+	else if (p < 0)
+		fprintf(stderr, "plot: %s failed\n", o->plot);
+	else
+		fprintf(stderr, "plot: skipped (%s)\n", p == 1 ? "gnuplot not installed" : "no successful run");
+	free(sum);
+	return bad;
+}
+
+/* zc_cmd_bench — the `zcshim bench` subcommand; exit status 0, 1 (a run failed), 2 (usage). */
+int zc_cmd_bench(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct zc_bench_env env;
+	struct zc_bench_skip skips[34];
+	struct zc_bench_case cases[32 * MAX_CHUNKS];
+	int nskips = 0, failed = 0, rc = parse_opts(&o, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (setup_env(&env, &o) < 0) {
+		if (env.tmp[0])
+			zc_bench_rm_rf(env.tmp);
+		return 1;
+	}
+	if (!env.lib[0]) {
+		printf("skip: shim variant: %s/libzcshim.so not built\n", env.build);
+		snprintf(skips[nskips].scenario, sizeof(skips[0].scenario), "shim-variant");
+		snprintf(skips[nskips++].reason, sizeof(skips[0].reason), "libzcshim.so not built");
+	}
+	fprintf(stderr, "payload: %llu bytes, sha256 %s\n", (unsigned long long)env.size, env.sha);
+	int ncases = make_cases(&o, &env, cases, skips, &nskips);
+	struct zc_bench_result *rs = calloc((size_t)(ncases * o.rounds * ZC_BENCH_NVARIANTS + 1), sizeof(*rs));
+	if (!rs) {
+		zc_bench_rm_rf(env.tmp);
+		return 1;
+	}
+	int nr = run_all(&env, cases, ncases, o.rounds, rs);
+	for (int i = 0; i < nr; i++)
+		failed += !rs[i].ok;
+	rc = report(&o, &env, rs, nr, skips, nskips);
+	if (failed)
+		fprintf(stderr, "zcshim bench: %d of %d runs FAILED (see \"error\" in %s)\n", failed, nr,
+			o.json);
+	free(rs);
+	zc_bench_rm_rf(env.tmp);
+	return failed || rc ? 1 : 0;
+}

@@ -1,0 +1,131 @@
+/* bench.h — shared declarations of `zcshim bench`: bench.c (options, plan, loop), bench_proc.c
+ * (processes, CPU time, shim stats), bench_servers.c (scenarios) and bench_report.c (output). */
+#ifndef ZC_BENCH_H
+#define ZC_BENCH_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sha256.h"
+
+struct zc_bench_result;
+struct zc_bench_scenario;
+
+enum zc_bench_variant { ZC_BENCH_PLAIN, ZC_BENCH_SHIM, ZC_BENCH_NATIVE, ZC_BENCH_NVARIANTS };
+
+#define ZC_BENCH_MAX_COUNTERS 96
+
+/* Fixed for a whole bench run. */
+struct zc_bench_env {
+	char build[PATH_MAX];   /* directory of zcshim, libzcshim.so and progs/ */
+	char lib[PATH_MAX];     /* libzcshim.so, "" when missing */
+	char server[PATH_MAX];  /* progs/legacy_server */
+	char client[PATH_MAX];  /* progs/legacy_client */
+	char tmp[PATH_MAX];     /* private temp directory (configs, logs, stats) */
+	char www[PATH_MAX];     /* document root holding the payloads */
+	char file[PATH_MAX];    /* the payload, www/payload.bin */
+	char echo_file[PATH_MAX]; /* small payload for the overhead scenario */
+	char stats_dir[PATH_MAX]; /* where the shim writes st.PID.json */
+	char sha[65], echo_sha[65];
+	uint64_t size, echo_size;
+	int timeout_s;          /* per transfer */
+	int pin;                /* servers on CPU 0, clients on CPU 1 (2+ CPUs, unless --no-pin) */
+};
+
+/* One benchmark case: a scenario at one chunk size. */
+struct zc_bench_case {
+	char name[64];          /* display name, e.g. "builtin-tcp-discard/64K" */
+	const struct zc_bench_scenario *sc;
+	size_t chunk;           /* 0 for scenarios without a chunk parameter */
+};
+
+/* A scenario: how to run each of its variants once. */
+struct zc_bench_scenario {
+	const char *name;
+	const char *help;
+	int has_chunks;         /* expanded over --chunks */
+	int has_native;         /* the native variant exists */
+	/* returns NULL if runnable, else a static reason to skip */
+	const char *(*available)(const struct zc_bench_env *env);
+	void (*run)(const struct zc_bench_env *env, const struct zc_bench_case *c,
+		    enum zc_bench_variant v, struct zc_bench_result *r);
+};
+
+/* Shim counters summed over the st.PID.json files of one run. */
+struct zc_bench_counters {
+	int files;              /* stats files found */
+	int n;
+	char name[ZC_BENCH_MAX_COUNTERS][40];
+	uint64_t value[ZC_BENCH_MAX_COUNTERS];
+};
+
+/* One run: one variant of one case in one round. */
+struct zc_bench_result {
+	const struct zc_bench_case *c;
+	enum zc_bench_variant variant;
+	int round;
+	int ok;                 /* transfer finished, payload verified, processes exited cleanly */
+	int payload_ok;         /* the receiver's bytes matched the file (sha256 or samples) */
+	char error[256];
+	uint64_t bytes;         /* payload bytes received */
+	double wall_s, cpu_s;   /* transfer wall time, server CPU (user+system, incl. children) */
+	const char *check;      /* "sha256" or "sampled" (discard receiver) */
+	char sha[65];
+	uint64_t samples, bad_samples;
+	double kernel_share;    /* -1 when unknown */
+	struct zc_bench_counters counters;
+};
+
+extern const struct zc_bench_scenario zc_bench_scenarios[];
+extern const int zc_bench_nscenarios;
+extern const char *const zc_bench_variant_names[ZC_BENCH_NVARIANTS];
+
+/* bench_proc.c */
+struct zc_bench_spawn {
+	char *const *argv;
+	const char *const *env;  /* extra NAME=VALUE entries, NULL-terminated, or NULL */
+	int in, out, err;        /* fds for 0/1/2 in the child; -1 = /dev/null */
+	int own_group;           /* setpgid(0, 0): the server's tree can be signalled as a group */
+	int cpu;                 /* 1 + the CPU the child is pinned to; 0: not pinned */
+};
+pid_t zc_bench_spawn(const struct zc_bench_spawn *s);
+int zc_bench_wait(pid_t pid, int timeout_ms, int *status, double *cpu_s);
+void zc_bench_kill_group(pid_t pgid, int sig);
+double zc_bench_group_cpu(pid_t pgid);
+int zc_bench_wait_listen(int port, pid_t pid, int timeout_ms);
+int zc_bench_free_port(void);
+double zc_bench_now(void);
+int zc_bench_status_ok(int status, const char *who, char *err, size_t errlen);
+void zc_bench_shim_env(const struct zc_bench_env *env, const char **out, size_t cap);
+void zc_bench_collect_stats(const struct zc_bench_env *env, struct zc_bench_counters *c);
+uint64_t zc_bench_counter(const struct zc_bench_counters *c, const char *name);
+int zc_bench_write_file(const char *path, const char *text);
+int zc_bench_find_exe(const char *name, char *out, size_t cap);
+void zc_bench_rm_rf(const char *path);
+
+/* A scenario left out, and why. */
+struct zc_bench_skip {
+	char scenario[32];
+	char reason[96];
+};
+
+/* bench_report.c */
+struct zc_bench_summary {
+	const struct zc_bench_case *c;
+	enum zc_bench_variant variant;
+	int n, failed;
+	double cpu_med, cpu_min, cpu_max, mbs_med, mbs_min, mbs_max, share_med;
+	double cpu_ratio, mbs_ratio; /* vs plain; -1 when unknown */
+};
+void zc_bench_summarize(const struct zc_bench_result *rs, int nr, struct zc_bench_summary *out,
+			int *nout);
+void zc_bench_print_table(const struct zc_bench_summary *s, int n);
+int zc_bench_write_json(const char *path, const struct zc_bench_env *env,
+			const struct zc_bench_result *rs, int nr, const struct zc_bench_summary *s,
+			int ns, const struct zc_bench_skip *skips, int nskips, int rounds);
+int zc_bench_plot(const char *path, const struct zc_bench_env *env,
+		  const struct zc_bench_summary *s, int n);
+
+#endif
