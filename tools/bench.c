@@ -353,6 +353,7 @@ static int report(struct bench_opts *o, const struct zc_bench_env *env,
 		return 1;
 	zc_bench_summarize(rs, nr, sum, &ns);
 	zc_bench_print_table(sum, ns);
+	zc_bench_print_reasons(rs, nr);
 	if (!o->json)
 		o->json = default_path(env, o->json_buf, sizeof(o->json_buf), "results.json");
 	if (!o->plot)

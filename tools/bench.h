@@ -122,6 +122,7 @@ struct zc_bench_summary {
 void zc_bench_summarize(const struct zc_bench_result *rs, int nr, struct zc_bench_summary *out,
 			int *nout);
 void zc_bench_print_table(const struct zc_bench_summary *s, int n);
+void zc_bench_print_reasons(const struct zc_bench_result *rs, int nr);
 int zc_bench_write_json(const char *path, const struct zc_bench_env *env,
 			const struct zc_bench_result *rs, int nr, const struct zc_bench_summary *s,
 			int ns, const struct zc_bench_skip *skips, int nskips, int rounds);

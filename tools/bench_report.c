@@ -131,6 +131,41 @@ void zc_bench_print_table(const struct zc_bench_summary *s, int n)
 	}
 }
 
+/* zc_bench_print_reasons — for each shim run set that left bytes to the original calls, the
+ * counters that say why (the shim's fb_* fallbacks, summed over rounds), biggest first. */
+void zc_bench_print_reasons(const struct zc_bench_result *rs, int nr)
+{
+	int header = 0;
+	for (int i = 0; i < nr; i++) {
+		if (rs[i].variant != ZC_BENCH_SHIM || rs[i].round != 1 || rs[i].kernel_share >= 0.95) continue;
+		struct zc_bench_counters sum = {0};
+		for (int j = 0; j < nr; j++) {
+			if (rs[j].c != rs[i].c || rs[j].variant != ZC_BENCH_SHIM) continue;
+			for (int k = 0; k < rs[j].counters.n; k++) {
+				if (strncmp(rs[j].counters.name[k], "fb_", 3)) continue;
+				int m = 0;
+				while (m < sum.n && strcmp(sum.name[m], rs[j].counters.name[k])) m++;
+				if (m == sum.n && sum.n < ZC_BENCH_MAX_COUNTERS) snprintf(sum.name[sum.n++], 40, "%s", rs[j].counters.name[k]);
+				if (m < sum.n) sum.value[m] += rs[j].counters.value[k];
+			}
+		}
+		if (!header++) printf("\nwhy the shim left bytes to the original calls (fallback counters, all rounds):\n");
+		printf("  %-24s", rs[i].c->name);
+		for (int shown = 0; shown < 3; shown++) {
+			int best = -1;
+			for (int m = 0; m < sum.n; m++)
+				if (sum.value[m] && (best < 0 || sum.value[m] > sum.value[best])) best = m;
+			if (best < 0) break;
+			printf("%s %s %llu", shown ? "," : "", sum.name[best] + 3, (unsigned long long)sum.value[best]);
+			sum.value[best] = 0;
+		}
+		printf("\n");
+	}
+	if (header)
+		printf("  (small: below guard_min_bytes or min_bytes_*; probation: first chunk of a file; "
+		       "stack_buffer: see stack_buffers in zcshim.conf)\n");
+}
+
 /* json_str — writes s as a JSON string literal. */
 static void json_str(FILE *f, const char *s)
 {
