@@ -18,7 +18,7 @@ struct zc_config zc_cfg;
 
 const struct zc_config_key zc_config_keys[] = {
 	{"mode", "eager", "off, eager"},
-	{"min_bytes_tcp", "16384", "a byte count 0..1G, suffix K or M allowed"},
+	{"min_bytes_tcp", "262144", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_pipe", "4096", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_file", "65536", "a byte count 0..1G, suffix K or M allowed"},
 	{"unix_sockets", "off", "on, off"},

@@ -242,9 +242,9 @@ void zc_fdtab_note_used(int fd, uint64_t gen, int used)
 	WITH_ENTRY(fd, gen, i->unused = used ? 0 : i->unused + 1);
 }
 
-void zc_fdtab_set_proven(int fd, uint64_t gen)
+void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes)
 {
-	WITH_ENTRY(fd, gen, i->proven = 1);
+	WITH_ENTRY(fd, gen, i->proven_min = min_bytes > 0 ? min_bytes : 1);
 }
 
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)

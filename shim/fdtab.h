@@ -36,7 +36,7 @@ struct zc_fd_info {
 	int flags;      /* O_APPEND, O_NONBLOCK, O_DIRECT... at classification or F_SETFL */
 	int lease;      /* enum zc_lease_state (sources) */
 	int unused;     /* records from this source that died unused in a row */
-	int proven;     /* a write of this source's bytes was seen: a copy loop, worth guarding */
+	long proven_min; /* 0: on probation; else a copy loop was seen, to a destination rewritten from this many bytes */
 	pid_t writer;   /* last thread that wrote (sockets, pipes) */
 	int multi_writer;
 	int dsts[ZC_FD_DSTS];
@@ -59,7 +59,7 @@ int zc_fdtab_note_writer(int fd, pid_t tid);
 /* Bumps or reads the count of records from this source that died unused (step-down). */
 void zc_fdtab_note_used(int fd, uint64_t gen, int used);
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
-void zc_fdtab_set_proven(int fd, uint64_t gen);
+void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes);
 /* Calls fn for every entry (under the table lock: fn must not call back into fdtab). */
 void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg);
 /* Fork/exec hooks. */

@@ -30,7 +30,10 @@ static int on_stack(const void *p)
 static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *stack)
 {
 	struct zc_fd_info i;
-	if (zc_cfg.mode == ZC_MODE_OFF || n < zc_min_record || zc_fdtab_kind(fd) != ZC_FD_FILE) return 0;
+	if (zc_cfg.mode == ZC_MODE_OFF || n < zc_min_record) return 0;
+	int kind = zc_fdtab_kind(fd);
+	if (kind == ZC_FD_PROC) return ZC_fb_proc_source; /* sizes lie and sendfile refuses: say so */
+	if (kind != ZC_FD_FILE) return 0;
 	*stack = on_stack(buf);
 	if (*stack && !zc_cfg.stack_buffers) {
 		zc_count(ZC_records_skipped_stack, 1);
@@ -42,7 +45,9 @@ static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *sta
 	/* below guard_min_bytes a protect/unprotect pair costs more than the copy it saves */
 	if ((long)n < zc_cfg.guard_min_bytes) return ZC_fb_small;
 	/* guard only sources whose bytes were seen going out: files read for parsing stay untouched */
-	if (!i.proven) return ZC_fb_probation;
+	if (!i.proven_min) return ZC_fb_probation;
+	/* and only reads big enough for the destination their copy loop writes to */
+	if ((long)n < i.proven_min) return ZC_fb_small;
 	zc_depth++;
 	int ls = zc_lease_prepare(fd, i.gen, i.lease);
 	zc_depth--;

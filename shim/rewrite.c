@@ -104,23 +104,27 @@ static void release_stack(struct seg *s, int ns)
 		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
 }
 
+/* dest_min — smallest transfer rewritten to this kind of destination; -1: never rewritten. */
+static long dest_min(int kind)
+{
+	switch (kind) {
+	case ZC_FD_TCP: return zc_cfg.min_bytes_tcp;
+	case ZC_FD_PIPE: return zc_cfg.min_bytes_pipe > PIPE_BUF ? zc_cfg.min_bytes_pipe : PIPE_BUF + 1;
+	case ZC_FD_FILE: return zc_cfg.min_bytes_file;
+	case ZC_FD_UNIX: return zc_cfg.unix_sockets ? zc_cfg.min_bytes_tcp : -1;
+	default: return -1;
+	}
+}
+
 /* plan — splits the request into plain and file segments and applies every "may we" rule. */
 static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
 {
-	long min;
 	int ns = 0, nfile = 0;
 	size_t file_bytes = 0;
 	*nsp = 0;
-	switch (d->kind) {
-	case ZC_FD_TCP: min = zc_cfg.min_bytes_tcp; break;
-	case ZC_FD_PIPE: min = zc_cfg.min_bytes_pipe; break;
-	case ZC_FD_FILE: min = zc_cfg.min_bytes_file; break;
-	case ZC_FD_UNIX:
-		if (!zc_cfg.unix_sockets) return pass(ZC_fb_unix_socket);
-		min = zc_cfg.min_bytes_tcp;
-		break;
-	default: return pass(ZC_fb_dest_kind);
-	}
+	long min = dest_min(d->kind);
+	if (d->kind == ZC_FD_UNIX && !zc_cfg.unix_sockets) return pass(ZC_fb_unix_socket);
+	if (min < 0) return pass(ZC_fb_dest_kind);
 	if (w->call == ZC_CALL_PWRITE && d->kind != ZC_FD_FILE) return pass(ZC_fb_dest_kind);
 	if (w->flags & ~MSG_NOSIGNAL) return pass(ZC_fb_flags);
 	if (w->iovcnt > MAXSEG || w->iovcnt < 0) return pass(ZC_fb_flags);
@@ -133,7 +137,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		if (r < 0) return pass(ZC_fb_dirty);
 		if (r == 2) {
 			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
-			if (s[ns].m.reason == ZC_fb_probation) zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen);
+			if (s[ns].m.reason == ZC_fb_probation && min >= 0) zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, min);
 			return pass((enum zc_counter)s[ns].m.reason);
 		}
 		if (r > 0) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
@@ -154,7 +158,8 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	return 0;
 }
 
-/* sigpipe_block/restore — MSG_NOSIGNAL for kernel calls that take no flags. */
+/* sigpipe_block/restore — SIGPIPE as write raises it: sendfile and splice take no MSG_NOSIGNAL,
+ * and they raise SIGPIPE even after partial progress, where write returns the count silently. */
 static void sigpipe_block(sigset_t *old, int *was_pending)
 {
 	sigset_t s, p;
@@ -164,14 +169,14 @@ static void sigpipe_block(sigset_t *old, int *was_pending)
 	*was_pending = sigpending(&p) == 0 && sigismember(&p, SIGPIPE);
 }
 
-static void sigpipe_restore(const sigset_t *old, int was_pending, int got_epipe)
+static void sigpipe_restore(const sigset_t *old, int was_pending, int deliver)
 {
-	if (got_epipe && !was_pending) {
+	if (!was_pending && !deliver) {
 		sigset_t s;
 		struct timespec zero = {0, 0};
 		sigemptyset(&s);
 		sigaddset(&s, SIGPIPE);
-		sigtimedwait(&s, NULL, &zero);
+		sigtimedwait(&s, NULL, &zero); /* raised by the kernel call, but write would not have */
 	}
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
@@ -232,7 +237,7 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 {
 	struct zc_fd_info d;
 	struct seg s[MAXSEG];
-	int ns = 0, nonblock, fl, was_pending = 0, got_epipe = 0;
+	int ns = 0, nonblock, fl, was_pending = 0;
 	size_t total, done = 0;
 	off_t dpos = w->pos;
 	sigset_t old;
@@ -251,8 +256,8 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 		return pass(why);
 	}
 	nonblock = fl & O_NONBLOCK;
-	int nosig = (w->flags & MSG_NOSIGNAL) != 0;
-	if (nosig) sigpipe_block(&old, &was_pending);
+	int nosig = (w->flags & MSG_NOSIGNAL) != 0, sigguard = d.kind != ZC_FD_FILE;
+	if (sigguard) sigpipe_block(&old, &was_pending);
 
 	ssize_t ret = 0;
 	for (int i = 0; i < ns; i++) {
@@ -265,7 +270,6 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 			struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)k};
 			ssize_t r = zc_real.sendmsg(w->fd, &msg, w->flags | (j < ns ? MSG_MORE : 0));
 			if (r < 0) {
-				got_epipe = errno == EPIPE;
 				ret = done ? (ssize_t)done : -errno;
 				goto out;
 			}
@@ -293,7 +297,6 @@ ssize_t zc_rewrite(const struct zc_wreq *w)
 		if (moved == s[i].n) continue;
 		if (err) {
 			/* EAGAIN, EINTR, EPIPE...: what write would report, the partial count first */
-			got_epipe = err == EPIPE;
 			ret = done ? (ssize_t)done : -err;
 			goto out;
 		}
@@ -308,11 +311,10 @@ finished:
 		zc_count(ZC_bytes_from_buffer, (uint64_t)ret);
 		ret += (ssize_t)done;
 	} else {
-		got_epipe = ret < 0 && errno == EPIPE;
 		ret = done ? (ssize_t)done : (ret < 0 ? -errno : 0);
 	}
 out:
 	release_stack(s, ns);
-	if (nosig) sigpipe_restore(&old, was_pending, got_epipe);
+	if (sigguard) sigpipe_restore(&old, was_pending, !nosig && ret == -EPIPE);
 	return ret;
 }

@@ -170,7 +170,7 @@ Test(config, defaults_match_the_documented_values)
 	struct zc_config c;
 	zc_config_defaults(&c);
 	cr_assert_eq(c.mode, ZC_MODE_EAGER);
-	cr_assert_eq(c.min_bytes_tcp, 16384);
+	cr_assert_eq(c.min_bytes_tcp, 262144);
 	cr_assert_eq(c.min_bytes_pipe, 4096);
 	cr_assert_eq(c.min_bytes_file, 65536);
 	cr_assert_eq(c.unix_sockets, 0);
