@@ -797,7 +797,7 @@ Test(config, get_round_trips_every_key)
 	zc_config_get(&c, "unix_sockets", t, sizeof t);
 	cr_assert_str_eq(t, "off");
 	zc_config_get(&c, "min_bytes_tcp", t, sizeof t);
-	cr_assert_str_eq(t, "16384");
+	cr_assert_str_eq(t, "262144");
 }
 
 /* ---- the shipped zcshim.conf --------------------------------------------------------- */
