@@ -17,8 +17,6 @@
 
 extern char **environ;
 
-#define HIGH_FD 900 /* the shim's own descriptors live high, out of the program's way */
-
 static void prepare(void) { zc_detect_atfork_prepare(); zc_fdtab_atfork_prepare(); }
 static void parent(void) { zc_fdtab_atfork_parent(); zc_detect_atfork_parent(); }
 
@@ -36,10 +34,7 @@ static void child(void)
 static int open_log(const char *path)
 {
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) return 2;
-	int high = (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
-	zc_raw_close(fd);
-	return high >= 0 ? high : 2;
+	return fd < 0 ? 2 : zc_high_fd(fd);
 }
 
 /* min_of — smallest positive of three thresholds. */
@@ -69,5 +64,4 @@ __attribute__((constructor)) static void zc_init(void)
 __attribute__((destructor)) static void zc_fini(void)
 {
 	zc_stats_dump("");
-	zc_stats_unpublish();
 }

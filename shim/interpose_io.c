@@ -85,7 +85,8 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 	int may = n < zc_min_record ? 0 : may_record(fd, buf, n, &gen, &stack);
 	if (may != 1) {
 		ssize_t r = pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
-		if (may && r >= (ssize_t)zc_min_record) note(buf, (size_t)r, fd, gen, may);
+		/* /proc reads come back a page at a time: note them whatever their size */
+		if (may && (r >= (ssize_t)zc_min_record || (may == ZC_fb_proc_source && r > 0))) note(buf, (size_t)r, fd, gen, may);
 		return r;
 	}
 	int saved = errno;

@@ -39,13 +39,17 @@ static int queued(int dst)
 	return 0;
 }
 
-/* handle_break — stop using the file, let rewrites in flight finish, drain, then give it back. */
+/* handle_break — stop using the file, let rewrites in flight finish, drain, then give it back.
+ * The descriptor number may be closed and reused meanwhile: its generation says whether the
+ * entry is still the one whose lease broke (a reused number is none of our business). */
 static void handle_break(int fd)
 {
 	struct zc_fd_info i;
 	zc_count(ZC_lease_broken, 1);
-	if (fd < 0 || fd >= FDS) return;
+	if (fd < 0 || fd >= FDS || zc_fdtab_get(fd, &i) < 0) return;
+	uint64_t gen = i.gen;
 	__atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST);
+	zc_fdtab_set_lease(fd, gen, ZC_LS_BROKEN); /* reads from now on are written as they are */
 	zc_detect_drop_fd(fd);
 	long break_ms = 45000;
 	char txt[32];
@@ -57,12 +61,11 @@ static void handle_break(int fd)
 	}
 	long deadline = break_ms > 2000 ? break_ms - 1000 : break_ms / 2, waited = 0;
 	while (__atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST) && waited < deadline) sleep_ms(1), waited++;
-	if (zc_fdtab_get(fd, &i) == 0) {
-		for (int k = 0; k < ZC_FD_DSTS; k++)
-			while (i.dsts[k] >= 0 && queued(i.dsts[k]) && waited < deadline) sleep_ms(1), waited++;
-		zc_fdtab_set_lease(fd, 0, ZC_LS_BROKEN);
-	}
-	if (zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK) == 0) zc_count(ZC_lease_released, 1);
+	for (int k = 0; k < ZC_FD_DSTS; k++)
+		while (i.dsts[k] >= 0 && queued(i.dsts[k]) && waited < deadline) sleep_ms(1), waited++;
+	if (zc_fdtab_get(fd, &i) == 0 && i.gen == gen && zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK) == 0)
+		zc_count(ZC_lease_released, 1);
+	/* else the program closed it: the lease went with its open file description */
 	zc_log(ZC_LOG_INFO, "lease on fd %d broken; released after %ld ms", fd, waited);
 }
 

@@ -11,6 +11,9 @@ extern int zc_on;                 /* set at the end of the constructor */
 extern __thread int zc_depth;     /* >0 while the shim runs on this thread */
 extern size_t zc_min_record;      /* smallest read worth recording */
 
+/* zc_high_fd — moves one of the shim's own descriptors high, close-on-exec, out of the program's way. */
+int zc_high_fd(int fd);
+
 extern __thread pid_t zc_tid_cache;
 /* zc_tid — this thread's id, asked of the kernel once (reset in a forked child). */
 static inline pid_t zc_tid(void)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "real.h"
+#include "shim.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,7 +19,7 @@ const char *const zc_counter_names[ZC_NCOUNTERS] = {
 #undef ZC_NAME
 };
 
-static char published[64]; /* path of this process's live file, empty if none */
+static int published = -1; /* the memfd holding the live counters, or -1 */
 
 /* header — the fields a reader checks before trusting the counters. */
 static void header(struct zc_stats *s)
@@ -35,42 +36,32 @@ void zc_stats_init(void)
 	header(zc_stats);
 }
 
-/* zc_stats_publish — counters move into a shared file only this user (or root) can read. */
+/* zc_stats_publish — counters move into a memfd that `zcshim stat` maps via /proc/PID/fd. */
 void zc_stats_publish(void)
 {
-	char path[64];
-	zc_log_format(path, sizeof path, "%s/%s%d", ZC_STATS_DIR, ZC_STATS_PREFIX, (int)zc_raw_getpid());
-	syscall(SYS_unlinkat, AT_FDCWD, path, 0); /* a dead process with our pid left it behind */
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = (int)syscall(SYS_memfd_create, ZC_STATS_MEMFD, MFD_CLOEXEC);
 	if (fd < 0) {
-		zc_log(ZC_LOG_INFO, "no live counters: cannot create %s (errno %d)", path, errno);
+		zc_log(ZC_LOG_INFO, "no live counters: memfd_create failed (errno %d)", errno);
 		return;
 	}
 	void *p = MAP_FAILED;
 	if (syscall(SYS_ftruncate, fd, sizeof(struct zc_stats)) == 0)
 		p = mmap(NULL, sizeof(struct zc_stats), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	zc_raw_close(fd);
 	if (p == MAP_FAILED) {
-		syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+		zc_raw_close(fd);
 		return;
 	}
 	memcpy(p, zc_stats, sizeof(struct zc_stats));
 	__atomic_store_n(&zc_stats, (struct zc_stats *)p, __ATOMIC_RELEASE);
-	memcpy(published, path, sizeof path);
+	published = zc_high_fd(fd);
 }
 
-/* zc_stats_unpublish — the live file goes when the process does. */
-void zc_stats_unpublish(void)
-{
-	if (published[0]) syscall(SYS_unlinkat, AT_FDCWD, published, 0);
-	published[0] = 0;
-}
-
-/* zc_stats_reset — a forked child counts only its own calls, in a file of its own. */
+/* zc_stats_reset — a forked child counts only its own calls, in a memfd of its own. */
 void zc_stats_reset(void)
 {
-	int had = published[0] != 0;
-	published[0] = 0; /* the parent's file stays the parent's */
+	int had = published >= 0;
+	if (had) zc_raw_close(published); /* the parent's, inherited: not ours to publish in */
+	published = -1;
 	zc_stats = &stats_local;
 	zc_stats_init();
 	if (had) zc_stats_publish();

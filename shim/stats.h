@@ -34,8 +34,9 @@ enum zc_counter {
 };
 
 #define ZC_STATS_MAGIC 0x7a637368696d0001ULL /* "zcshim" + layout version */
-#define ZC_STATS_DIR "/dev/shm"
-#define ZC_STATS_PREFIX "zcshim-" /* /dev/shm/zcshim-PID: live counters for `zcshim stat` */
+/* Live counters live in a memfd of this name, open at a high descriptor of the process: readable
+ * through /proc/PID/fd/N by the same user or root only, gone with the process however it ends. */
+#define ZC_STATS_MEMFD "zcshim-stats"
 
 struct zc_stats {
 	uint64_t magic;
@@ -54,8 +55,7 @@ static inline void zc_count(enum zc_counter c, uint64_t n)
 
 void zc_stats_init(void);
 void zc_stats_reset(void);                       /* in a child after fork: own counters, own file */
-void zc_stats_publish(void);                     /* maps the counters in a 0600 file under /dev/shm */
-void zc_stats_unpublish(void);                   /* removes it at exit */
+void zc_stats_publish(void);                     /* maps the counters in a memfd (zcshim stat reads it) */
 int zc_stats_format_json(char *out, size_t cap); /* returns length or -1 */
 void zc_stats_dump(const char *suffix);          /* writes stats_file (+ suffix), if set */
 

@@ -16,33 +16,6 @@
 
 static const char stat_usage[] = "usage: zcshim stat [--watch SECONDS] [PID]\n";
 
-/* load — a snapshot of one process's counters; 0, or -1 with a reason on stderr when loud. */
-static int load(int pid, struct zc_stats *out, int loud)
-{
-	char path[128];
-	snprintf(path, sizeof path, "%s/%s%d", ZC_STATS_DIR, ZC_STATS_PREFIX, pid);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (loud)
-			fprintf(stderr, "zcshim stat: no live counters for pid %d (%s): not running under the shim, %s\n", pid,
-				path, errno == EACCES ? "or owned by another user" : "or already gone");
-		return -1;
-	}
-	struct stat st;
-	void *p = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof *out)
-		p = mmap(NULL, sizeof *out, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) return -1;
-	memcpy(out, p, sizeof *out);
-	munmap(p, sizeof *out);
-	if (out->magic != ZC_STATS_MAGIC || out->ncounters != ZC_NCOUNTERS) {
-		if (loud) fprintf(stderr, "zcshim stat: %s was written by another version of the shim\n", path);
-		return -1;
-	}
-	return 0;
-}
-
 /* comm — the process's name from /proc. */
 static void comm(int pid, char *out, size_t cap)
 {
@@ -54,29 +27,71 @@ static void comm(int pid, char *out, size_t cap)
 	if (f) fclose(f);
 }
 
-/* list — every process that publishes counters; files of dead processes are removed. */
+/* find_memfd — the path /proc/PID/fd/N of the shim's counters memfd; 0, or -errno. */
+static int find_memfd(int pid, char *path, size_t cap)
+{
+	char dir[32], link[256];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
+	DIR *d = opendir(dir);
+	if (!d) return -errno;
+	struct dirent *e;
+	int found = -ENOENT;
+	while (found && (e = readdir(d))) {
+		if (e->d_name[0] == '.') continue;
+		if ((size_t)snprintf(path, cap, "%s/%.*s", dir, 200, e->d_name) >= cap) continue;
+		ssize_t n = readlink(path, link, sizeof link - 1);
+		if (n <= 0) continue;
+		link[n] = 0;
+		if (!strncmp(link, "/memfd:" ZC_STATS_MEMFD, strlen("/memfd:" ZC_STATS_MEMFD))) found = 0;
+	}
+	closedir(d);
+	return found;
+}
+
+/* load — a snapshot of one process's counters; 0, or -1 with a reason on stderr when loud. */
+static int load(int pid, struct zc_stats *out, int loud)
+{
+	char path[320];
+	int err = find_memfd(pid, path, sizeof path), fd = -1;
+	if (!err && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) err = -errno;
+	if (err) {
+		if (loud)
+			fprintf(stderr, "zcshim stat: no live counters for pid %d: %s\n", pid,
+				err == -EACCES || err == -EPERM ? "it belongs to another user (run as that user or root)"
+				: err == -ENOENT && kill(pid, 0) == 0 ? "it does not run under the shim (or mode = off)"
+								     : "no such process");
+		return -1;
+	}
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof *out)
+		p = mmap(NULL, sizeof *out, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) return -1;
+	memcpy(out, p, sizeof *out);
+	munmap(p, sizeof *out);
+	if (out->magic != ZC_STATS_MAGIC || out->ncounters != ZC_NCOUNTERS) {
+		if (loud) fprintf(stderr, "zcshim stat: pid %d runs another version of the shim\n", pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* list — every process under the shim whose descriptors this user may read. */
 static int list(void)
 {
-	DIR *d = opendir(ZC_STATS_DIR);
+	DIR *d = opendir("/proc");
 	struct dirent *e;
 	int n = 0;
 	if (!d) {
-		perror("zcshim stat: " ZC_STATS_DIR);
+		perror("zcshim stat: /proc");
 		return 1;
 	}
 	printf("%-8s %-16s %12s %14s %12s\n", "PID", "COMMAND", "REWRITES", "KERNEL BYTES", "PASSED");
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, ZC_STATS_PREFIX, strlen(ZC_STATS_PREFIX))) continue;
-		int pid = atoi(e->d_name + strlen(ZC_STATS_PREFIX));
+		int pid = atoi(e->d_name);
 		struct zc_stats s;
-		if (pid <= 0) continue;
-		if (kill(pid, 0) < 0 && errno == ESRCH) {
-			char path[300];
-			snprintf(path, sizeof path, "%s/%s", ZC_STATS_DIR, e->d_name);
-			unlink(path); /* left behind by a process that was killed */
-			continue;
-		}
-		if (load(pid, &s, 0)) continue;
+		if (pid <= 0 || load(pid, &s, 0)) continue;
 		char name[32];
 		comm(pid, name, sizeof name);
 		printf("%-8d %-16s %12lu %14lu %12lu\n", pid, name,

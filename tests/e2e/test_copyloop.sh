@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# test_copyloop.sh — legacy copy loops (tests/progs/copyloop.c) run twice, without the shim and with
+# it: the peer must receive the same bytes, the program must see the same calls (transcript), and
+# the shim's counters must show that the rewrite really happened.
+. "$(dirname "$0")/copyloop.lib.sh"
+KB=1024 MB=1048576
+# The exact counts below follow the shim's documented policy (shim/interpose_io.c may_record): the
+# first chunk read from each newly opened source is on probation (passes through: its write proves
+# the copy loop), and a read that returns fewer bytes than the destination's min_bytes_* is written
+# as is. want_rw SIZE CHUNK DST-MIN [SOURCES]: bytes a clean copy loop should move kernel-side.
+PROBATION=1
+want_rw() {
+	local size=$1 chunk=$2 min=$3 srcs=${4:-1} tail
+	tail=$((size % chunk)); [ $tail -lt "$min" ] && tail=0
+	echo $(((size / chunk - PROBATION * srcs) * chunk + tail))
+}
+MIN_TCP=16384 MIN_PIPE=4097 MIN_FILE=65536 C=65536
+make_file "$T/src" $((5 * MB + 12345))     # not a multiple of the chunk
+make_file "$T/src2" $((2 * MB + 5000))
+make_file "$T/src3" $((3 * MB + 100))
+RECV_OPTS=
+# the process at the read end of a pipe destination; slow_reader: 16 KiB per millisecond
+PIPE_READER=(cat)
+SLOW_READER=(python3 -c 'import os, sys, time
+while True:
+    b = os.read(0, 16384)
+    if not b: break
+    sys.stdout.buffer.write(b)
+    time.sleep(0.001)')
+
+# ---- read/write to TCP, size not a multiple of the chunk --------------------------------------
+begin tcp_read_write_odd_size
+both odd tcp --src "$T/src" --chunk $C
+basics odd "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $C $MIN_TCP)
+need "rw_sendfile_bytes $(st odd rw_sendfile_bytes), want $w" eq "$(st odd rw_sendfile_bytes)" "$w"
+need "bytes_passthrough $(st odd bytes_passthrough), want $((5 * MB + 12345 - w)) (probation chunk + last chunk)" eq "$(st odd bytes_passthrough)" $((5 * MB + 12345 - w))
+need "fb_small $(st odd fb_small), want 1 (the last chunk)" eq "$(st odd fb_small)" 1
+need "lease_granted $(st odd lease_granted)" ge "$(st odd lease_granted)" 1
+end
+
+begin tcp_read_write_odd_size_min4k
+both odd4k tcp ZCSHIM_MIN_BYTES_TCP=4096 ZCSHIM_GUARD_MIN_BYTES=4096 -- --src "$T/src" --chunk $C
+basics odd4k "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $C 4096)
+need "rw_sendfile_bytes $(st odd4k rw_sendfile_bytes), want $w (the last chunk too)" eq "$(st odd4k rw_sendfile_bytes)" "$w"
+end
+
+# ---- every read call x every write call to TCP (2 MiB + 5000, 64 KiB chunks) -------------------
+for rd in read pread readv readv2; do
+	for wr in write writev send send-nosignal sendmsg; do
+		n=mx_${rd}_$wr
+		begin "tcp_${rd}_$wr"
+		both "$n" tcp --src "$T/src2" --rd $rd --wr $wr --chunk $C
+		basics "$n" "$T/src2"
+		if [ $rd = readv2 ] && [ $wr != writev ] && [ $wr != sendmsg ]; then
+			: # two records (one per iovec) written as one range: no single record holds it
+		else
+			w=$(want_rw $((2 * MB + 5000)) $C $MIN_TCP)
+			need "rw_sendfile_bytes $(st "$n" rw_sendfile_bytes), want $w" eq "$(st "$n" rw_sendfile_bytes)" "$w"
+		fi
+		end
+	done
+done
+
+# ---- buffer kinds: aligned, malloc reused, fresh malloc per chunk, stack, two alternating, page+16 --
+for b in aligned malloc fresh alt page16; do
+	n=buf_$b
+	begin "tcp_buffer_$b"
+	both "$n" tcp --src "$T/src" --buf $b --chunk $C
+	basics "$n" "$T/src"
+	w=$(want_rw $((5 * MB + 12345)) $C $MIN_TCP)
+	need "rw_sendfile_bytes $(st "$n" rw_sendfile_bytes), want $w" eq "$(st "$n" rw_sendfile_bytes)" "$w"
+	need "faults_handled $(st "$n" faults_handled), want 0" eq "$(st "$n" faults_handled)" 0
+	end
+done
+
+# stack buffers are left alone by default (stack_buffers = off), guarded and rewritten when on
+begin tcp_buffer_stack_default_passes_through
+both buf_stack tcp --src "$T/src" --buf stack --chunk $C
+basics buf_stack "$T/src"
+need "rw_sendfile_bytes $(st buf_stack rw_sendfile_bytes), want 0" eq "$(st buf_stack rw_sendfile_bytes)" 0
+need "records_skipped_stack $(st buf_stack records_skipped_stack), want >= 80" ge "$(st buf_stack records_skipped_stack)" 80
+end
+
+begin tcp_buffer_stack_buffers_on
+both buf_stack_on tcp ZCSHIM_STACK_BUFFERS=on -- --src "$T/src" --buf stack --chunk $C
+basics buf_stack_on "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $C $MIN_TCP)
+need "rw_sendfile_bytes $(st buf_stack_on rw_sendfile_bytes), want $w" eq "$(st buf_stack_on rw_sendfile_bytes)" "$w"
+need "faults_handled $(st buf_stack_on faults_handled), want 0" eq "$(st buf_stack_on faults_handled)" 0
+end
+
+begin tcp_buffer_page16_chunk1m
+both buf_p16m tcp --src "$T/src" --buf page16 --chunk 1M
+basics buf_p16m "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $MB $MIN_TCP)
+need "rw_sendfile_bytes $(st buf_p16m rw_sendfile_bytes), want $w" eq "$(st buf_p16m rw_sendfile_bytes)" "$w"
+end
+
+# ---- read/send with a new malloc'd buffer per chunk (python-style), with and without MSG_NOSIGNAL --
+for wr in send send-nosignal; do
+	n=fresh_$wr
+	begin "tcp_read_${wr}_fresh_malloc_256k"
+	both "$n" tcp --src "$T/src" --wr $wr --buf fresh --chunk 256K
+	basics "$n" "$T/src"
+	w=$(want_rw $((5 * MB + 12345)) $((256 * KB)) $MIN_TCP)
+	need "rw_sendfile_bytes $(st "$n" rw_sendfile_bytes), want $w" eq "$(st "$n" rw_sendfile_bytes)" "$w"
+	end
+done
+
+# ---- non-blocking pread + writev with a header on every chunk, small SO_SNDBUF, slow reader ------
+# EAGAIN and partial writes: the program resends from the middle of the header or the data.
+begin nonblock_pread_writev_header_slow_reader
+RECV_OPTS="--rate 16K:1 --rcvbuf 32K"
+both nb tcp --src "$T/src2" --rd pread --wr writev --header "HTTP/1.1 200 OK chunk header 0123456789" \
+	--header-every --nonblock --sndbuf 16K --chunk $C
+RECV_OPTS=
+python3 - "$T/src2" "$T/nb.expected" <<'PY'
+import sys
+h = b"HTTP/1.1 200 OK chunk header 0123456789"
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(b"".join(h + d[i:i + 65536] for i in range(0, len(d), 65536)))
+PY
+for v in base shim; do
+	need "$v exit $(rc nb $v)" eq "$(rc nb $v)" 0
+	need "$v output differs from header+chunk sequence" same "$(D nb $v)/out" "$T/nb.expected"
+	need "$v expect-file differs" same "$(D nb $v)/exp" "$T/nb.expected"
+	need "$v write errnos '$(errs "$(D nb $v)/log")', want EAGAIN only" [ "$(errs "$(D nb $v)/log")" = "EAGAIN " ]
+	need "$v saw no EAGAIN (test did not exercise it)" grep -q ' EAGAIN$' "$(D nb $v)/log"
+	need "$v saw no partial write (test did not exercise it)" ge "$(partials "$(D nb $v)/log")" 1
+done
+need "read-side calls / chunk summaries differ" same_calls nb
+need "bytes written $(wsum "$(D nb shim)/log") != base $(wsum "$(D nb base)/log")" eq "$(wsum "$(D nb shim)/log")" "$(wsum "$(D nb base)/log")"
+need "rw_sendfile_bytes $(st nb rw_sendfile_bytes), want > 1 MiB" ge "$(st nb rw_sendfile_bytes)" $MB
+need "byte accounting" accounted nb
+end
+
+# ---- file -> pipe (splice) ----------------------------------------------------------------
+begin file_to_pipe_read_write
+both pipe pipe --src "$T/src" --chunk $C
+basics pipe "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $C $MIN_PIPE)
+need "rw_splice_bytes $(st pipe rw_splice_bytes), want $w" eq "$(st pipe rw_splice_bytes)" "$w"
+end
+
+begin file_to_pipe_pread_writev_1m
+both pipe2 pipe --src "$T/src" --rd pread --wr writev --chunk 1M --buf page16
+basics pipe2 "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $MB $MIN_PIPE)
+need "rw_splice_bytes $(st pipe2 rw_splice_bytes), want $w" eq "$(st pipe2 rw_splice_bytes)" "$w"
+end
+
+# non-blocking pipe, slow reader: partial writes and EAGAIN, resent from the middle of the buffer
+begin file_to_nonblocking_pipe_slow_reader
+PIPE_READER=("${SLOW_READER[@]}")
+both pipenb pipe --src "$T/src2" --chunk 256K --nonblock
+PIPE_READER=(cat)
+for v in base shim; do
+	need "$v exit $(rc pipenb $v)" eq "$(rc pipenb $v)" 0
+	need "$v output differs from the source" same "$(D pipenb $v)/out" "$T/src2"
+	need "$v expect-file differs" same "$(D pipenb $v)/exp" "$T/src2"
+	need "$v write errnos '$(errs "$(D pipenb $v)/log")', want EAGAIN only" [ "$(errs "$(D pipenb $v)/log")" = "EAGAIN " ]
+	need "$v saw no partial write (test did not exercise it)" ge "$(partials "$(D pipenb $v)/log")" 1
+done
+need "read-side calls / chunk summaries differ" same_calls pipenb
+need "rw_splice_bytes $(st pipenb rw_splice_bytes), want >= 1 MiB" ge "$(st pipenb rw_splice_bytes)" $MB
+need "byte accounting" accounted pipenb
+end
+
+# ---- file -> file: copy_file_range; across filesystems (EXDEV) -> sendfile; O_APPEND passes --------
+begin file_to_file_write
+for v in base shim; do run $v f2f "file:$T/f2f.dst" --src "$T/src" --chunk $C; cp "$T/f2f.dst" "$(D f2f $v)/out"; done
+basics f2f "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $C $MIN_FILE)
+need "rw_copy_file_range_bytes $(st f2f rw_copy_file_range_bytes), want $w" eq "$(st f2f rw_copy_file_range_bytes)" "$w"
+end
+
+begin file_to_file_readv_writev_1m
+for v in base shim; do run $v f2fv "file:$T/f2fv.dst" --src "$T/src" --rd readv --wr writev --chunk 1M; cp "$T/f2fv.dst" "$(D f2fv $v)/out"; done
+basics f2fv "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $MB $MIN_FILE)
+need "rw_copy_file_range_bytes $(st f2fv rw_copy_file_range_bytes), want $w" eq "$(st f2fv rw_copy_file_range_bytes)" "$w"
+end
+
+begin file_to_file_pread_pwrite
+for v in base shim; do run $v f2fp "file:$T/f2fp.dst" --src "$T/src" --rd pread --wr pwrite --chunk 128K; cp "$T/f2fp.dst" "$(D f2fp $v)/out"; done
+basics f2fp "$T/src"
+w=$(want_rw $((5 * MB + 12345)) $((128 * KB)) $MIN_FILE)
+need "rw_copy_file_range_bytes $(st f2fp rw_copy_file_range_bytes), want $w" eq "$(st f2fp rw_copy_file_range_bytes)" "$w"
+end
+
+XFS=/dev/shm
+if [ -d $XFS ] && [ -w $XFS ] && [ "$(stat -f -c %T $XFS)" != "$(stat -f -c %T "$T")" ]; then
+	begin "file_to_file_across_filesystems_exdev_sendfile"
+	xd=$(mktemp -d $XFS/zce2e.XXXXXX)
+	for v in base shim; do run $v xfs "file:$xd/dst" --src "$T/src" --chunk 128K; cp "$xd/dst" "$(D xfs $v)/out"; done
+	rm -rf "$xd"
+	basics xfs "$T/src"
+	w=$(want_rw $((5 * MB + 12345)) $((128 * KB)) $MIN_FILE)
+	need "rw_sendfile_bytes $(st xfs rw_sendfile_bytes), want $w" eq "$(st xfs rw_sendfile_bytes)" "$w"
+	need "rw_copy_file_range_bytes $(st xfs rw_copy_file_range_bytes), want 0" eq "$(st xfs rw_copy_file_range_bytes)" 0
+	end
+else
+	echo "note: no second filesystem type writable beside $T; EXDEV case not run"
+fi
+
+begin file_to_file_o_append_passes_through
+printf 'existing content\n' >"$T/app.expected"; cat "$T/src" >>"$T/app.expected"
+for v in base shim; do
+	printf 'existing content\n' >"$T/app.dst"
+	run $v app "append:$T/app.dst" --src "$T/src" --chunk 128K
+	cp "$T/app.dst" "$(D app $v)/out"
+	need "$v exit $(rc app $v)" eq "$(rc app $v)" 0
+	need "$v destination differs from prior content + source" same "$(D app $v)/out" "$T/app.expected"
+	need "$v expect-file differs from the source" same "$(D app $v)/exp" "$T/src"
+done
+need "transcripts differ" same_log app
+need "fb_append $(st app fb_append), want >= 1" ge "$(st app fb_append)" 1
+need "rw_copy_file_range_bytes $(st app rw_copy_file_range_bytes), want 0" eq "$(st app rw_copy_file_range_bytes)" 0
+need "rw_sendfile_bytes $(st app rw_sendfile_bytes), want 0" eq "$(st app rw_sendfile_bytes)" 0
+need "byte accounting" accounted app
+end
+
+# ---- two threads, each serving its own socket ------------------------------------------------
+begin two_threads_two_sockets
+RECV_OPTS="--conns 2"
+both thr tcp --src "$T/src3" --src2 "$T/src2" --threads 2 --chunk $C
+RECV_OPTS=
+want=$(sha256sum "$T/src3" "$T/src2" | awk '{print $1}' | sort | tr '\n' ' ')
+for v in base shim; do
+	need "$v exit $(rc thr $v)" eq "$(rc thr $v)" 0
+	got=$(sha256sum "$(D thr $v)/out.0" "$(D thr $v)/out.1" 2>/dev/null | awk '{print $1}' | sort | tr '\n' ' ')
+	need "$v: the two connections did not carry the two files" [ "$got" = "$want" ]
+	need "$v thread 0 expect-file" same "$(D thr $v)/exp.0" "$T/src3"
+	need "$v thread 1 expect-file" same "$(D thr $v)/exp.1" "$T/src2"
+done
+for t in t0 t1; do
+	need "$t transcripts differ" diff <(grep "^$t [^#]" "$(D thr base)/log") <(grep "^$t [^#]" "$(D thr shim)/log")
+done
+w=$(($(want_rw $((3 * MB + 100)) $C $MIN_TCP) + $(want_rw $((2 * MB + 5000)) $C $MIN_TCP)))
+need "rw_sendfile_bytes $(st thr rw_sendfile_bytes), want $w" eq "$(st thr rw_sendfile_bytes)" "$w"
+need "fb_multi_writer $(st thr fb_multi_writer), want 0" eq "$(st thr fb_multi_writer)" 0
+need "byte accounting" accounted thr
+end
+
+# ---- a child forked after the read writes the parent's buffer ----------------------------------
+make_file "$T/src_fork" $((1 * MB + 333))
+begin fork_child_writes_parent_buffer
+both fork tcp --src "$T/src_fork" --fork --chunk $C
+basics fork "$T/src_fork"
+# the lease belongs to the parent's thread: a child cannot trust it and writes the buffer itself
+need "children's rw_sendfile_bytes $(st fork rw_sendfile_bytes), want 0" eq "$(st fork rw_sendfile_bytes)" 0
+nst=$(find "$(D fork shim)" -name 'st.*.json' | wc -l)
+need "stats files $nst, want 18 (parent + 17 children)" eq "$nst" 18
+end
+
+begin fork_child_writes_parent_buffer_lease_off
+both forkoff tcp ZCSHIM_LEASE=off -- --src "$T/src_fork" --fork --chunk $C
+basics forkoff "$T/src_fork"
+# Out of scope, by decision: when every chunk is written by a fresh child, the first write (which
+# ends a source's probation) happens in a child, so the parent never learns that the source is
+# copied and never guards its reads. The bytes are right; the reason must be visible.
+need "rw_sendfile_bytes $(st forkoff rw_sendfile_bytes), want 0 (parent never leaves probation)" eq "$(st forkoff rw_sendfile_bytes)" 0
+need "fb_probation $(st forkoff fb_probation), want >= 1" ge "$(st forkoff fb_probation)" 1
+end
