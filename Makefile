@@ -37,7 +37,7 @@ $(B)/libzcshim.so: $(SHIM_OBJS) shim/zcshim.map
 $(B)/zcshim: $(TOOL_OBJS) $(CORE_OBJS)
 	$(CC) -o $@ $(TOOL_OBJS) $(CORE_OBJS) -lelf $(LDLIBS)
 
-$(B)/progs/%: tests/progs/%.c
+$(B)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 

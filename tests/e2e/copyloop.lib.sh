@@ -32,6 +32,13 @@ st() { stat_sum "$(D "$1" shim)/st.*.json" "$2"; }
 # the run directory and variant: it drives handshakes), STRACE (trace these calls of the shim run
 # under strace instead of reading counters), NO_EXPECT (no --expect file).
 RECV_OPTS= PIPE_READER=(cat) ACT= STRACE= NO_EXPECT=
+# a pipe reader that takes 16 KiB per millisecond (for EAGAIN and EINTR on pipe destinations)
+SLOW_READER=(python3 -c 'import os, sys, time
+while True:
+    b = os.read(0, 16384)
+    if not b: break
+    sys.stdout.buffer.write(b)
+    time.sleep(0.001)')
 
 # run VARIANT NAME DST [ENV... --] ARGS...: one `copyloop send`, VARIANT base (no shim) or shim
 # (with ENV). DST: tcp (a `copyloop recv` receiver), pipe (PIPE_READER), file:PATH or append:PATH.

@@ -19,14 +19,6 @@ make_file "$T/src" $((5 * MB + 12345))     # not a multiple of the chunk
 make_file "$T/src2" $((2 * MB + 5000))
 make_file "$T/src3" $((3 * MB + 100))
 RECV_OPTS=
-# the process at the read end of a pipe destination; slow_reader: 16 KiB per millisecond
-PIPE_READER=(cat)
-SLOW_READER=(python3 -c 'import os, sys, time
-while True:
-    b = os.read(0, 16384)
-    if not b: break
-    sys.stdout.buffer.write(b)
-    time.sleep(0.001)')
 
 # ---- read/write to TCP, size not a multiple of the chunk --------------------------------------
 begin tcp_read_write_odd_size

@@ -108,14 +108,6 @@ begin eintr_sigalrm_every_ms_slow_reader
 RECV_OPTS="--rate 32K:1 --rcvbuf 64K"
 both eintr tcp --src "$T/f2" --chunk 256K --sndbuf 64K --sigalrm-us 1000
 RECV_OPTS=
-# the process at the read end of a pipe destination; slow_reader: 16 KiB per millisecond
-PIPE_READER=(cat)
-SLOW_READER=(python3 -c 'import os, sys, time
-while True:
-    b = os.read(0, 16384)
-    if not b: break
-    sys.stdout.buffer.write(b)
-    time.sleep(0.001)')
 for v in base shim; do
 	need "$v exit $(rc eintr $v)" eq "$(rc eintr $v)" 0
 	need "$v output differs from the source" same "$(D eintr $v)/out" "$T/f2"

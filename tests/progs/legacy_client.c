@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "progs.h"
+
 #define SAMPLE 64
 
 struct copts {
@@ -38,25 +40,14 @@ static void usage(void)
 /* die — prints "legacy_client: what: strerror(errno)" and exits 1. */
 static void die(const char *what)
 {
-	fprintf(stderr, "legacy_client: %s: %s\n", what, strerror(errno));
-	exit(1);
+	progs_die("legacy_client", what);
 }
 
-/* number — parses a non-negative decimal option with an optional K/M/G suffix or exits 2. */
+/* number — a non-negative byte count with an optional K/M/G suffix, or usage(). */
 static long long number(const char *s)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
-		usage();
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30, end++;
-	if (*end)
+	long long v = progs_size(s);
+	if (v < 0)
 		usage();
 	return v;
 }

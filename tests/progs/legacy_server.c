@@ -22,6 +22,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #define MAX_STACK_CHUNK (1u << 20)
 
 static const char HEADER[] = "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
@@ -55,25 +57,13 @@ static void usage(void)
 /* die — prints "legacy_server: what: strerror(errno)" and exits 1. */
 static void die(const char *what)
 {
-	fprintf(stderr, "legacy_server: %s: %s\n", what, strerror(errno));
-	exit(1);
+	progs_die("legacy_server", what);
 }
 
-/* parse_size — parses a byte count with an optional K/M/G suffix; -1 if malformed. */
+/* parse_size — a byte count with an optional K/M/G suffix; -1 if malformed. */
 static long long parse_size(const char *s)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30, end++;
-	return *end ? -1 : v;
+	return progs_size(s);
 }
 
 /* pick — index of s in the NULL-terminated list names, or usage() if absent. */
