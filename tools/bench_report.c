@@ -314,23 +314,30 @@ int zc_bench_write_json(const char *path, const struct zc_bench_env *env,
 }
 
 static const char PLOT_HEAD[] =
-	"set terminal svg size 1100,560 dynamic noenhanced background rgb 'white'\n"
+	"set terminal svg size 1100,960 dynamic noenhanced background rgb 'white'\n"
 	"set output '%s'\n"
+	"set multiplot layout 2,1\n"
 	"set title 'zcshim bench: server CPU seconds per GiB served (median, bars: min-max; lower is better)'\n"
 	"set ylabel 'CPU s/GiB'\n"
 	"set style data histogram\n"
 	"set style histogram errorbars gap 1 lw 1\n"
 	"set style fill solid 0.75 border -1\n"
-	"set xtics rotate by -30 nomirror\n"
+	"set xtics rotate by -30 nomirror\nset bmargin 7\n"
 	"set yrange [0:*]\nset grid ytics\nset key top right\n"
 	"plot ";
 
-/* plot_script — the gnuplot script, with one bar series per variant that has data. */
-static int plot_script(char *out, size_t cap, const char *svg, const char *dat,
-		       const struct zc_bench_summary *s, int n)
+static const char PLOT_MBS[] =
+	"set title 'throughput, MB/s (median; higher is better)'\n"
+	"set ylabel 'MB/s'\n"
+	"set style histogram clustered gap 1\n"
+	"plot ";
+
+/* plot_series — one bar series per variant that has data; col(v) is its first data column. */
+static size_t plot_series(char *out, size_t cap, const char *dat, const struct zc_bench_summary *s, int n,
+			  int errorbars)
 {
 	static const char *const titles[] = {"plain", "shim (eager)", "native"};
-	size_t len = (size_t)snprintf(out, cap, PLOT_HEAD, svg);
+	size_t len = 0;
 	int series = 0;
 	for (int v = 0; v < ZC_BENCH_NVARIANTS && len < cap; v++) {
 		int any = 0;
@@ -338,18 +345,36 @@ static int plot_script(char *out, size_t cap, const char *svg, const char *dat,
 			any |= (int)s[i].variant == v && s[i].n > 0;
 		if (!any)
 			continue;
-		len += (size_t)snprintf(out + len, cap - len, "%s'%s' using %d:%d:%d%s title '%s'",
-					series ? ", " : "", dat, 2 + 3 * v, 3 + 3 * v, 4 + 3 * v,
-					series ? "" : ":xtic(1)", titles[v]);
+		if (errorbars)
+			len += (size_t)snprintf(out + len, cap - len, "%s'%s' using %d:%d:%d%s title '%s'",
+						series ? ", " : "", dat, 2 + 3 * v, 3 + 3 * v, 4 + 3 * v,
+						series ? "" : ":xtic(1)", titles[v]);
+		else
+			len += (size_t)snprintf(out + len, cap - len, "%s'%s' using %d%s title '%s'", series ? ", " : "",
+						dat, 2 + 3 * ZC_BENCH_NVARIANTS + v, series ? "" : ":xtic(1)", titles[v]);
 		series++;
 	}
-	if (len + 2 >= cap || series == 0)
-		return -1;
-	memcpy(out + len, "\n", 2);
-	return 0;
+	return series ? len : 0;
 }
 
-/* plot_data — one row per case: label then median/min/max for plain, shim, native (NaN if none). */
+/* plot_script — the gnuplot script: CPU per GiB (with min-max bars) above, throughput below. */
+static int plot_script(char *out, size_t cap, const char *svg, const char *dat,
+		       const struct zc_bench_summary *s, int n)
+{
+	size_t len = (size_t)snprintf(out, cap, PLOT_HEAD, svg), k;
+	if (len >= cap || !(k = plot_series(out + len, cap - len, dat, s, n, 1)))
+		return -1;
+	len += k;
+	len += (size_t)snprintf(out + len, cap - len, "\n%s", PLOT_MBS);
+	if (len >= cap || !(k = plot_series(out + len, cap - len, dat, s, n, 0)))
+		return -1;
+	len += k;
+	len += (size_t)snprintf(out + len, cap - len, "\nunset multiplot\n");
+	return len < cap ? 0 : -1;
+}
+
+/* plot_data — one row per case: label, CPU median/min/max for plain, shim, native, then their
+ * MB/s medians (NaN where a variant has no run). */
 static int plot_data(const char *path, const struct zc_bench_summary *s, int n)
 {
 	FILE *f = fopen(path, "we");
@@ -368,6 +393,13 @@ static int plot_data(const char *path, const struct zc_bench_summary *s, int n)
 				fprintf(f, " %.6f %.6f %.6f", x->cpu_med, x->cpu_min, x->cpu_max);
 			else
 				fputs(" NaN NaN NaN", f);
+		}
+		for (int v = 0; v < ZC_BENCH_NVARIANTS; v++) {
+			const struct zc_bench_summary *x = NULL;
+			for (int j = i; j < n && s[j].c == s[i].c; j++)
+				if ((int)s[j].variant == v && s[j].n > 0)
+					x = &s[j];
+			fprintf(f, x ? " %.1f" : " NaN", x ? x->mbs_med : 0.0);
 		}
 		fputc('\n', f);
 	}
