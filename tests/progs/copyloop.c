@@ -71,6 +71,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #define MAX_FAULTS 16
 #define MAX_STACK_CHUNK (4u << 20)
 #define HIGH_FD 500 /* the transcript and expect files live here, out of the program's numbering */
@@ -180,18 +182,6 @@ static void usage(const char *why)
 			"[options] | copyloop recv --port-file PATH --out PATH [options] (see the source's header)\n",
 		why);
 	exit(2);
-}
-
-/* parse_size — bytes with an optional K/M suffix; -1 if malformed. */
-static long long parse_size(const char *s)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0) return -1;
-	if (*end == 'K' || *end == 'k') v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm') v <<= 20, end++;
-	return *end ? -1 : v;
 }
 
 /* pick — index of s in names, or usage(). */
@@ -597,14 +587,14 @@ static void parse_send(int argc, char **argv)
 		case 'r': O.rd = (enum rd)pick(optarg, rd_names, "bad --rd"); break;
 		case 'w': O.wr = (enum wr)pick(optarg, wr_names, "bad --wr"); break;
 		case 'c':
-			if ((v = parse_size(optarg)) < 2 || v > (1LL << 30)) usage("bad --chunk");
+			if ((v = progs_size(optarg)) < 2 || v > (1LL << 30)) usage("bad --chunk");
 			O.chunk = (size_t)v;
 			break;
 		case 'b': O.buf = (enum bufkind)pick(optarg, buf_names, "bad --buf"); break;
 		case 'H': O.header = optarg; break;
 		case 'E': O.header_every = 1; break;
 		case 'n': O.nonblock = 1; break;
-		case 'B': O.sndbuf = (int)parse_size(optarg); break;
+		case 'B': O.sndbuf = (int)progs_size(optarg); break;
 		case 't':
 			O.threads = atoi(optarg);
 			if (O.threads < 1 || O.threads > 2) usage("--threads is 1 or 2");
@@ -709,13 +699,13 @@ static int main_recv(int argc, char **argv)
 			char tmp[64];
 			const char *colon = strchr(optarg, ':');
 			snprintf(tmp, sizeof tmp, "%.*s", colon ? (int)(colon - optarg) : (int)strlen(optarg), optarg);
-			rate_bytes = parse_size(tmp);
+			rate_bytes = progs_size(tmp);
 			rate_ms = colon ? atoi(colon + 1) : 0;
 			if (rate_bytes < 1) usage("--rate BYTES:MS");
 			break;
 		}
-		case 'R': rcvbuf = (int)parse_size(optarg); break;
-		case 'c': close_after = parse_size(optarg); break;
+		case 'R': rcvbuf = (int)progs_size(optarg); break;
+		case 'c': close_after = progs_size(optarg); break;
 		case 's':
 			stall_after = atoll(optarg);
 			stall_ms = strchr(optarg, ':') ? atol(strchr(optarg, ':') + 1) : 0;
