@@ -79,6 +79,25 @@ static void drop_slots(const int *slots, int n, int unprotect)
 	unlock();
 }
 
+/* claim_locked — the lowest free slot, filled with r; when none is free, a note's slot (a note only
+ * explains a fallback, losing one costs nothing but a counter); -1 when the table is full. Lock held. */
+static int claim_locked(const struct record *r)
+{
+	int s, note = -1;
+	for (s = 0; s < ZC_MAX_RECORDS && recs[s].state != ZC_REC_FREE; s++)
+		if (note < 0 && recs[s].state == ZC_REC_NOTE) note = s;
+	if (s == ZC_MAX_RECORDS) {
+		if (note < 0) return -1;
+		s = note;
+		__atomic_fetch_sub(&zc_detect_live, 1, __ATOMIC_RELAXED); /* the evicted note */
+	}
+	recs[s] = *r;
+	recs[s].id = next_id++;
+	if (s >= hiwater) hiwater = s + 1;
+	__atomic_fetch_add(&zc_detect_live, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
 /* zc_detect_record — new record; any record it overlaps dies first (the read overwrote it). */
 int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off, int stack)
 {
@@ -96,20 +115,15 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off,
 	zc_detect_drop_range(buf, len, 1);
 
 	lock();
-	int s;
-	for (s = 0; s < ZC_MAX_RECORDS && recs[s].state != ZC_REC_FREE; s++)
-		;
-	if (s == ZC_MAX_RECORDS) {
+	int s = claim_locked(&(struct record){.state = REC_PROTECTING, .buf = b, .len = len, .lo = lo, .hi = hi,
+					      .src_fd = src_fd, .src_gen = gen, .off = off, .stack = stack});
+	if (s < 0) {
 		unlock();
 		return ZC_fb_table_full;
 	}
 	struct record *r = &recs[s];
-	*r = (struct record){.state = REC_PROTECTING, .id = next_id++, .buf = b, .len = len, .lo = lo, .hi = hi,
-			     .src_fd = src_fd, .src_gen = gen, .off = off, .stack = stack};
 	memcpy(head_copy(s), b, (size_t)(lo - b));
 	memcpy(tail_copy(s), hi, (size_t)(b + len - hi));
-	if (s >= hiwater) hiwater = s + 1;
-	__atomic_fetch_add(&zc_detect_live, 1, __ATOMIC_RELAXED);
 	unlock();
 
 	if (zc_guard_protect(lo, (size_t)(hi - lo)) < 0) {
@@ -129,15 +143,8 @@ void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason)
 {
 	zc_detect_drop_range(buf, len, 1);
 	lock();
-	int s;
-	for (s = 0; s < ZC_MAX_RECORDS && recs[s].state != ZC_REC_FREE; s++)
-		;
-	if (s < ZC_MAX_RECORDS) {
-		recs[s] = (struct record){.state = ZC_REC_NOTE, .id = next_id++, .buf = buf, .len = len, .lo = buf,
-					  .hi = buf, .src_fd = src_fd, .src_gen = gen, .reason = reason};
-		if (s >= hiwater) hiwater = s + 1;
-		__atomic_fetch_add(&zc_detect_live, 1, __ATOMIC_RELAXED);
-	}
+	claim_locked(&(struct record){.state = ZC_REC_NOTE, .buf = buf, .len = len, .lo = buf, .hi = buf,
+				      .src_fd = src_fd, .src_gen = gen, .reason = reason}); /* full of records: no note */
 	unlock();
 }
 

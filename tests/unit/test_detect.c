@@ -317,6 +317,23 @@ Test(detect, full_table_is_a_fallback)
 	poke(bufs[ZC_MAX_RECORDS] + 10, 1);
 }
 
+Test(detect, notes_explain_a_fallback_and_give_way_to_records)
+{
+	const size_t len = 2 * PG;
+	int fd = src_file(len);
+	static char notes[ZC_MAX_RECORDS][64];
+	for (int k = 0; k < ZC_MAX_RECORDS; k++) zc_detect_note(notes[k], sizeof notes[k], fd, 1, ZC_fb_probation);
+	cr_assert_eq(zc_detect_live, ZC_MAX_RECORDS, "the table is full of notes");
+	struct zc_match m;
+	cr_assert_eq(zc_detect_match(notes[7], 64, &m), 2, "a note matches as an explanation");
+	cr_assert_eq(m.reason, ZC_fb_probation);
+	char *buf = buffer(len, 0);
+	rec(fd, buf, len, 0); /* a record takes a note's slot */
+	cr_assert_eq(zc_detect_live, ZC_MAX_RECORDS);
+	assert_prot(buf, "r--", "the record is guarded");
+	expect_match(buf, len, fd, 0, len);
+}
+
 /* ---- changes by the program ---------------------------------------------------------- */
 
 Test(detect, write_into_interior_is_handled_and_makes_the_record_dirty)
