@@ -37,12 +37,6 @@ static int open_log(const char *path)
 	return fd < 0 ? 2 : zc_high_fd(fd);
 }
 
-/* min_of — smallest positive of three thresholds. */
-static size_t min_of(long a, long b, long c)
-{
-	long m = a < b ? a : b;
-	return (size_t)(m < c ? m : c);
-}
 
 __attribute__((constructor)) static void zc_init(void)
 {
@@ -52,9 +46,10 @@ __attribute__((constructor)) static void zc_init(void)
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
 	zc_guard_init();
 	if (zc_cfg.mode != ZC_MODE_OFF || zc_cfg.stats_file[0]) zc_stats_publish();
-	/* a pipe write of at most PIPE_BUF is never rewritten, so such reads need no record */
-	long pipe_min = zc_cfg.min_bytes_pipe > PIPE_BUF ? zc_cfg.min_bytes_pipe : PIPE_BUF + 1;
-	zc_min_record = min_of(zc_cfg.min_bytes_tcp, pipe_min, zc_cfg.min_bytes_file);
+	/* a read smaller than every destination's threshold can never be rewritten: no record */
+	long m = zc_rewrite_min_bytes(ZC_FD_TCP), p = zc_rewrite_min_bytes(ZC_FD_PIPE), f = zc_rewrite_min_bytes(ZC_FD_FILE);
+	m = p < m ? p : m;
+	zc_min_record = (size_t)(f < m ? f : m);
 	if (zc_min_record < 4096) zc_min_record = 4096; /* below a page there is no interior to guard */
 	pthread_atfork(prepare, parent, child);
 	__atomic_store_n(&zc_on, 1, __ATOMIC_RELEASE);

@@ -104,8 +104,9 @@ static void release_stack(struct seg *s, int ns)
 		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
 }
 
-/* dest_min — smallest transfer rewritten to this kind of destination; -1: never rewritten. */
-static long dest_min(int kind)
+/* zc_rewrite_min_bytes — smallest transfer rewritten to this kind of destination; -1: never.
+ * Pipe writes of at most PIPE_BUF are atomic and splice promises no such thing: they count as small. */
+long zc_rewrite_min_bytes(int kind)
 {
 	switch (kind) {
 	case ZC_FD_TCP: return zc_cfg.min_bytes_tcp;
@@ -122,7 +123,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	int ns = 0, nfile = 0;
 	size_t file_bytes = 0;
 	*nsp = 0;
-	long min = dest_min(d->kind);
+	long min = zc_rewrite_min_bytes(d->kind);
 	if (d->kind == ZC_FD_UNIX && !zc_cfg.unix_sockets) return pass(ZC_fb_unix_socket);
 	if (min < 0) return pass(ZC_fb_dest_kind);
 	if (w->call == ZC_CALL_PWRITE && d->kind != ZC_FD_FILE) return pass(ZC_fb_dest_kind);
@@ -148,7 +149,6 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	if ((long)file_bytes < min) return pass(ZC_fb_small);
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return pass(ZC_fb_mixed);
-	if (d->kind == ZC_FD_PIPE && *total <= PIPE_BUF) return pass(ZC_fb_pipe_atomic);
 	if (zc_fdtab_note_writer(w->fd, zc_tid())) return pass(ZC_fb_multi_writer);
 	for (int k = 0; k < ns; k++) {
 		enum zc_counter why = s[k].file ? source_ok(&s[k], d) : 0;

@@ -21,7 +21,7 @@
 	X(fb_mode_off) X(fb_dest_kind) X(fb_unix_socket) X(fb_small) X(fb_no_record)           \
 	X(fb_dirty) X(fb_stale_source) X(fb_flags) X(fb_append) X(fb_multi_writer)             \
 	X(fb_lease_denied) X(fb_lease_broken) X(fb_lease_inherited) X(fb_kernel_einval)        \
-	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other) X(fb_pipe_atomic)            \
+	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other)            \
 	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)         \
 	X(fb_stack_buffer) X(fb_probation)                   \
 	X(lease_granted) X(lease_denied) X(lease_broken) X(lease_released)
