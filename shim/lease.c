@@ -156,6 +156,15 @@ void zc_lease_forget(int fd)
 	if (fd >= 0 && fd < FDS) __atomic_store_n(&broken[fd], 0, __ATOMIC_SEQ_CST);
 }
 
+/* undo — gives back what zc_lease_prepare set up: the lease, its signal, its owner. */
+static void undo(int fd)
+{
+	struct f_owner_ex none = {F_OWNER_PID, 0};
+	zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK);
+	zc_raw_fcntl(fd, F_SETSIG, 0);
+	zc_raw_fcntl(fd, F_SETOWN_EX, &none);
+}
+
 /* zc_lease_hand_over — the descriptor's lease, signal and owner become the program's business. */
 void zc_lease_hand_over(int fd)
 {
@@ -165,10 +174,7 @@ void zc_lease_hand_over(int fd)
 		if (fd < FDS) __atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST); /* no new rewrite from it */
 		while (fd < FDS && __atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST)) sched_yield();
 		zc_detect_drop_fd(fd);
-		zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK);
-		zc_raw_fcntl(fd, F_SETSIG, 0);
-		struct f_owner_ex none = {F_OWNER_PID, 0};
-		zc_raw_fcntl(fd, F_SETOWN_EX, &none);
+		undo(fd);
 		zc_count(ZC_lease_released, 1);
 	}
 	zc_fdtab_set_lease(fd, i.gen, ZC_LS_PROGRAM);
@@ -179,8 +185,7 @@ static void give_back(struct zc_fd_info *i, void *arg)
 {
 	(void)arg;
 	if (i->lease != ZC_LS_HELD) return;
-	zc_raw_fcntl(i->fd, F_SETLEASE, F_UNLCK);
-	zc_raw_fcntl(i->fd, F_SETSIG, 0);
+	undo(i->fd); /* the new image must not see our thread as the owner either */
 	i->lease = ZC_LS_NONE;
 }
 
