@@ -89,14 +89,7 @@ __attribute__((format(printf, 3, 4))) static void add(struct report *r, int leve
 /* names — the interposable names in mask, space-separated ("-" when none). */
 static const char *names(uint32_t mask, char *buf, size_t len)
 {
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < ZC_IO_COUNT && used < len; i++)
-		if (mask & (UINT32_C(1) << i))
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
-						 zc_inspect_io_names[i]);
-	if (!used)
+	if (!zc_inspect_join(mask, zc_inspect_io_names, ZC_IO_COUNT, buf, len))
 		snprintf(buf, len, "-");
 	return buf;
 }

@@ -71,6 +71,7 @@ int zc_inspect_closure(struct zc_inspect_obj **objs, size_t *n, bool secure);
 void zc_inspect_free(struct zc_inspect_obj *objs, size_t n);
 
 /* Names of the stdio data-path functions in mask, space-separated, into buf. */
+size_t zc_inspect_join(uint32_t mask, const char *const *table, size_t n, char *buf, size_t len);
 void zc_inspect_stdio_names(uint32_t mask, char *buf, size_t len);
 
 /* e_machine value of the architecture zcshim was built for, and its ELF class. */

@@ -59,16 +59,22 @@ int zc_inspect_host_class(void)
 	return HOST_CLASS;
 }
 
-/* zc_inspect_stdio_names — names of the stdio bits in mask, space-separated. */
-void zc_inspect_stdio_names(uint32_t mask, char *buf, size_t len)
+/* zc_inspect_join — the names of the bits set in mask, space-separated; returns the length. */
+size_t zc_inspect_join(uint32_t mask, const char *const *table, size_t n, char *buf, size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < N_STDIO && used < len; i++)
+	for (size_t i = 0; i < n && used < len; i++)
 		if (mask & (UINT32_C(1) << i))
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
-						 stdio_names[i]);
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "", table[i]);
+	return used;
+}
+
+/* zc_inspect_stdio_names — names of the stdio bits in mask, space-separated. */
+void zc_inspect_stdio_names(uint32_t mask, char *buf, size_t len)
+{
+	zc_inspect_join(mask, stdio_names, N_STDIO, buf, len);
 }
 
 /* xstrdup — strdup that tolerates NULL. */
