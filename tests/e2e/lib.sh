@@ -4,6 +4,9 @@ set -u
 : "${ZC_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${ZC_BUILD:=$ZC_ROOT/build}"
 ZC_LIB=$ZC_BUILD/libzcshim.so
+# ZC_PRELOAD: the LD_PRELOAD value of a shim run. ZC_PRELOAD_FIRST (tests/run-sanitized.sh sets it
+# to libasan, which must be the first library loaded) is put before the shim.
+ZC_PRELOAD=${ZC_PRELOAD_FIRST:+$ZC_PRELOAD_FIRST:}$ZC_LIB
 ZC_BIN=$ZC_BUILD/zcshim
 ZC_PROGS=$ZC_BUILD/progs
 ZC_FAILS=0
@@ -25,10 +28,18 @@ with_shim() {
 	local envs=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	env "${envs[@]}" LD_PRELOAD="$ZC_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
+	env "${envs[@]}" LD_PRELOAD="$ZC_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
 }
 
 # free_port — a TCP port free on loopback
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # make_file PATH SIZE — deterministic pseudo-random content
 make_file() { head -c "$2" /dev/urandom > "$1"; }
+# skip NAME WHY : the case cannot run here (a kernel feature or filesystem that is absent); counted
+# as skipped by run-tests.sh. Never for something `make test` installs: that is a fail.
+skip() { echo "SKIP: $1: $2"; }
+# wait_for SECONDS CMD... : until CMD succeeds, polling every 50 ms; fails after SECONDS
+wait_for() {
+	local end=$(($(date +%s) + $1)); shift
+	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.05; done
+}

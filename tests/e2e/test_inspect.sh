@@ -5,7 +5,15 @@
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 T=$ZC_TMP
-IO_NAMES='read __read_chk pread pread64 __pread64_chk readv preadv preadv64 recv recvfrom recvmsg write pwrite pwrite64 writev send sendto sendmsg sendfile sendfile64 splice copy_file_range lseek lseek64 mmap mmap64'
+# The names the shim wraps that move data (descriptor, exec, memory and signal bookkeeping names
+# are not data paths): taken from the built library, so the tool's own list is checked against
+# what the shim really exports, not against a copy of itself.
+NOT_DATA='close close_range dup dup2 dup3 fcntl fcntl64 socket accept accept4 pipe pipe2 socketpair
+	execve execvpe execv execvp execl execlp execle free realloc munmap madvise mremap mprotect
+	sigaction signal sigset bsd_signal sysv_signal fork vfork _exit exit'
+WRAPPED_IO=$(nm -D --defined-only "$ZC_LIB" 2>/dev/null | awk 'NF >= 3 {print $3}' | sed 's/@.*//' | sort -u |
+	grep -vxF -f <(tr -s ' \t\n' '\n' <<<"$NOT_DATA" | sed '/^$/d') | tr '\n' ' ')
+IO_NAMES=$WRAPPED_IO # replaced below by the names inspect reports, once read from it
 
 # insp ARGS... : runs zcshim inspect; stdout in $out, stderr in $err, exit status in $rc
 insp() { out=$("$ZC_BIN" inspect "$@" 2>"$ZC_TMP/stderr"); rc=$?; err=$(cat "$ZC_TMP/stderr"); }
@@ -102,6 +110,30 @@ build bin/rpath "$T/uselib.c" -L"$T/lib" -lcp -Wl,--disable-new-dtags,-rpath,'$O
 build bin/norpath "$T/uselib.c" -L"$T/lib" -lcp
 cc -c "$T/copier.c" -o "$T/copier.o"
 
+# ---- the tool's name list equals the data-path names the shim wraps -------------------------
+# allio imports every wrapped name and every name the tool might list (mmap, mmap64...):
+# inspect must report exactly the wrapped ones.
+CANDIDATES=$(printf '%s\n' $WRAPPED_IO read __read_chk pread pread64 __pread64_chk readv preadv preadv64 recv \
+	recvfrom recvmsg write pwrite pwrite64 writev send sendto sendmsg sendfile sendfile64 splice \
+	copy_file_range lseek lseek64 mmap mmap64 preadv2 pwritev pwritev2 __recv_chk __recvfrom_chk | sort -u)
+{
+	for n in $CANDIDATES; do echo "extern void $n(void);"; done
+	echo 'void *volatile all_io[] = {'
+	for n in $CANDIDATES; do echo "	(void *)$n,"; done
+	echo '};'
+	echo 'int main(void) { return all_io[0] == 0; }'
+} >"$T/allio.c"
+if build allio "$T/allio.c" -O0 -w -fno-builtin; then
+	insp --json "$T/allio"
+	tool_names=$(jq_py "' '.join(sorted(j['imports']))")
+	want_names=$(tr ' ' '\n' <<<"$WRAPPED_IO" | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//')
+	check inspect-names-are-the-wrapped-io-names [ "$tool_names" = "$want_names" ]
+	[ "$tool_names" = "$want_names" ] && echo "  inspect lists:  $tool_names" ||
+		echo "  inspect lists but the shim does not wrap: $(comm -23 <(tr ' ' '\n' <<<"$tool_names") <(tr ' ' '\n' <<<"$want_names") | tr '\n' ' ')"$'\n'"  the shim wraps but inspect does not list: $(comm -13 <(tr ' ' '\n' <<<"$tool_names") <(tr ' ' '\n' <<<"$want_names") | tr '\n' ' ')"
+	# from here the ELF reading is compared with nm -D over the names the tool reports
+	IO_NAMES=$tool_names
+fi
+
 # ---- the dynamic read/write copier -----------------------------------------------------
 insp "$T/copier"
 check copier-exit-0 [ "$rc" -eq 0 ]
@@ -145,7 +177,7 @@ if [ "$(id -u)" -eq 0 ]; then
 			insp "$T/copier-cap"
 			check caps-reason has "file capabilities (security.capability"
 		else
-			echo "SKIP: caps: setcap not supported on $T"
+			skip caps "the filesystem of $T takes no security.capability attribute"
 		fi
 	fi
 fi
@@ -186,7 +218,8 @@ check ld-library-path [ "$rc:$(jq_py "[l['found_via'] for l in j['libraries'] if
 # ---- system programs: imports equal nm -D, libraries equal ldd ---------------------------
 for bin in /usr/sbin/nginx /usr/bin/python3 /usr/bin/socat; do
 	n=$(basename "$bin")
-	[ -x "$bin" ] || { echo "SKIP: $n: not installed"; continue; }
+	# make test installs these (tools/install-deps.sh): missing is a failure, not a skip
+	[ -x "$bin" ] || { fail "$n-installed" "$bin missing (tools/install-deps.sh test installs it)"; continue; }
 	insp --json "$bin"
 	check "$n-json-parses" json_ok
 	check "$n-imports-match-nm" [ "$(json_io)" = "$(nm_io "$bin")" ]

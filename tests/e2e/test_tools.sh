@@ -3,7 +3,7 @@
 # `zcshim check-config` on good and bad configurations (exit codes, messages naming the line).
 source "$(dirname "$0")/lib.sh"
 
-# ---- stat: a program under the shim, mid-transfer (a slow pipe reader keeps it busy) ----------
+# ---- stat: a program under the shim, mid-transfer (a slow pipe reader keeps it busy ~6 s) ------
 make_file "$ZC_TMP/src" $((32 * 1048576))
 ZCSHIM_MIN_BYTES_PIPE=4096 LD_PRELOAD=$ZC_LIB "$ZC_PROGS/legacy_server" --file "$ZC_TMP/src" --stdout \
 	--loop read-write --chunk 256K --buffer aligned |
@@ -11,20 +11,20 @@ ZCSHIM_MIN_BYTES_PIPE=4096 LD_PRELOAD=$ZC_LIB "$ZC_PROGS/legacy_server" --file "
 while True:
     b = sys.stdin.buffer.read(262144)
     if not b: break
-    time.sleep(0.02)' &
-sleep 0.5
-pid=$(pgrep -n -f "legacy_server --file $ZC_TMP/src")
-check stat-finds-pid [ -n "$pid" ]
-first=$("$ZC_BIN" stat "$pid" 2>&1)
-sleep 0.5
-second=$("$ZC_BIN" stat "$pid" 2>&1)
-b1=$(sed -n 's/^ *rw_splice_bytes *\([0-9]*\)$/\1/p' <<<"$first")
-b2=$(sed -n 's/^ *rw_splice_bytes *\([0-9]*\)$/\1/p' <<<"$second")
-echo "stat mid-transfer: rw_splice_bytes ${b1:-none} then ${b2:-none}"
-check stat-shows-rewrites [ "${b1:-0}" -gt 0 ]
-check stat-counters-move [ "${b2:-0}" -gt "${b1:-0}" ]
+    time.sleep(0.05)' &
+# splice_bytes PID : rw_splice_bytes as `zcshim stat PID` shows it (0 if none)
+splice_bytes() { local b; b=$("$ZC_BIN" stat "$1" 2>/dev/null | sed -n 's/^ *rw_splice_bytes *\([0-9]*\)$/\1/p'); echo "${b:-0}"; }
+# conditions polled with a generous deadline instead of fixed sleeps
+find_pid() { pid=$(pgrep -n -f "legacy_server --file $ZC_TMP/src"); [ -n "$pid" ]; }
+moved_past() { b2=$(splice_bytes "$pid"); [ "$b2" -gt "$1" ]; }
+pid= b1=0 b2=0
+check stat-finds-pid wait_for 20 find_pid
+check stat-shows-rewrites wait_for 20 moved_past 0
+b1=$b2
+check stat-counters-move wait_for 20 moved_past "$b1"
+echo "stat mid-transfer: rw_splice_bytes $b1 then $b2"
 check stat-lists-the-process grep -q "^$pid " <("$ZC_BIN" stat)
-watch=$(timeout 2 "$ZC_BIN" stat --watch 0.3 "$pid" 2>&1 | grep -c '^pid ')
+watch=$(timeout 5 "$ZC_BIN" stat --watch 0.3 "$pid" 2>&1 | grep -c '^pid ')
 check stat-watch-repeats [ "$watch" -ge 2 ]
 wait
 check stat-gone-after-exit bash -c "! '$ZC_BIN' stat $pid 2>/dev/null"
@@ -36,10 +36,16 @@ check stat-says-not-under-shim grep -q "does not run under the shim" "$ZC_TMP/no
 "$ZC_BIN" stat abc 2>/dev/null; check stat-bad-pid-exit-2 [ $? -eq 2 ]
 "$ZC_BIN" stat --watch -1 1 2>/dev/null; check stat-bad-watch-exit-2 [ $? -eq 2 ]
 "$ZC_BIN" stat 1 2 2>/dev/null; check stat-two-pids-exit-2 [ $? -eq 2 ]
-# a killed program leaves nothing behind (the counters live in a memfd)
-LD_PRELOAD=$ZC_LIB sleep 5 & kpid=$!
-sleep 0.2; kill -9 $kpid; wait $kpid 2>/dev/null
-check stat-nothing-left-after-kill bash -c "! ls /dev/shm/*$kpid* /tmp/*zcshim*$kpid* 2>/dev/null | grep -q ."
+
+# The live counters are a memfd, not a file in a directory: checked while the program runs (a file
+# it created would be visible then), and a killed program is gone from `zcshim stat` at once.
+LD_PRELOAD=$ZC_LIB sleep 30 & kpid=$!
+has_memfd() { ls -l "/proc/$kpid/fd" 2>/dev/null | grep -q "memfd:zcshim-stats"; }
+check stat-counters-in-a-memfd wait_for 20 has_memfd
+check stat-no-file-named-after-the-process bash -c "! ls -d /dev/shm/*$kpid* /tmp/*zcshim*$kpid* 2>/dev/null | grep -q ."
+check stat-listed-while-alive grep -q "^$kpid " <("$ZC_BIN" stat)
+kill -9 $kpid; wait $kpid 2>/dev/null
+check stat-not-listed-after-kill bash -c "! '$ZC_BIN' stat | grep -q '^$kpid '"
 
 # ---- check-config --------------------------------------------------------------------------
 "$ZC_BIN" check-config "$ZC_ROOT/zcshim.conf" >"$ZC_TMP/good.out" 2>"$ZC_TMP/good.err"
