@@ -6,18 +6,34 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The life of a slot. Every transition happens under the table lock; nothing asynchronous (no
+ * signal handler, no other thread's fault) ever changes a state, so there is no dirty or dying
+ * state: a write to a guarded buffer is a bit the kernel keeps (guard.c), read when a write matches.
+ *
+ *   FREE -> GUARDED   a read filled the buffer and its interior was armed (zc_detect_record)
+ *   FREE -> NOTE      a read whose bytes will not be rewritten, remembered to say why (zc_detect_note)
+ *   GUARDED -> FREE   consumed to its end, found written, overlapped by a new read, memory given
+ *                     back, source closed or its lease broken (retire())
+ *   NOTE -> FREE      the same, or evicted when the table is full
+ * Deferred mode adds DEFERRED (bytes not copied yet) and MATERIALIZING (being copied on demand). */
 enum zc_rec_state {
 	ZC_REC_FREE = 0,
-	ZC_REC_EAGER, /* the buffer holds the bytes; interior write-protected, head/tail shadowed */
-	ZC_REC_DIRTY, /* the program wrote to the interior: never rewrite from it */
-	ZC_REC_DYING, /* being unprotected; faults on it are still ours */
-	ZC_REC_NOTE,  /* unguarded: only explains why a write of this buffer is not rewritten */
-	/* deferred mode adds ZC_REC_DEFERRED here: bytes not copied yet, materialized on demand */
+	ZC_REC_GUARDED = 1,
+	ZC_REC_NOTE = 2,
+	ZC_REC_NSTATES
 };
 
 #define ZC_MAX_RECORDS 1024
 
-/* What a write range matched: where its first byte comes from in the source. */
+/* What a write range matched (zc_detect_match). */
+enum zc_match_kind {
+	ZC_MATCH_NONE = 0, /* no record holds the range */
+	ZC_MATCH_FILE,     /* a clean record: m tells where the bytes are in the source */
+	ZC_MATCH_CHANGED,  /* the program (or the kernel for it) changed the buffer: record retired */
+	ZC_MATCH_NOTE,     /* a note: m->reason is the fallback counter the write counts */
+	ZC_MATCH_UNKNOWN,  /* the guard could not answer: pass through */
+};
+
 struct zc_match {
 	int slot;
 	uint64_t id;   /* record identity, so a reused slot is never mistaken */
@@ -26,28 +42,28 @@ struct zc_match {
 	off_t off;     /* source offset of the first byte of the write range */
 	size_t to_end; /* bytes from the write range's start to the record's end */
 	int stack;     /* the buffer is on a thread stack: the record ends with the write that used it */
-	int reason;    /* for a NOTE record: the fallback counter a matching write counts */
+	int reason;    /* for a note: the fallback counter a matching write counts */
 };
 
-extern unsigned zc_detect_live; /* live records: 0 lets every wrapper skip the detector */
+extern unsigned zc_detect_live; /* slots not FREE: 0 lets every wrapper skip the detector */
 
-/* After a read of len bytes at source offset off into buf: record it and guard the interior.
- * Returns 0, or a fallback counter (enum zc_counter) explaining why no record was made. */
+/* Before a read of len bytes into buf that may be recorded (its old records already dropped): the
+ * interior is made writable without faults. 0, or the fallback counter saying why it cannot be guarded. */
+int zc_detect_prepare(void *buf, size_t len);
+/* After that read returned len bytes from source offset off: arm the guard, record. 0 or a
+ * fallback counter (enum zc_counter) explaining why no record was made. */
 int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off, int stack);
-/* The kernel or allocator is about to reuse [p, p+n): forget records there (unprotecting). */
-void zc_detect_drop_range(const void *p, size_t n, int unprotect);
+/* A read whose bytes may not be rewritten: remembered unguarded, so the write can count the real
+ * reason instead of "no record". */
+void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason);
+/* The kernel or the allocator is about to reuse [p, p+n): forget records there. */
+void zc_detect_drop_range(const void *p, size_t n);
 /* The source descriptor is gone or no longer trusted. */
 void zc_detect_drop_fd(int fd);
-/* A read whose bytes may not be rewritten (lease denied, stack buffer): remembered without a
- * guard, so the write can count the real reason instead of "no record". */
-void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason);
-/* [p, p+n) lies in one clean record whose unaligned head/tail bytes are unchanged: 1.
- * 0: no record; -1: a record exists but the program changed it (dropped); 2: a note (m->reason). */
-int zc_detect_match(const void *p, size_t n, struct zc_match *m);
-/* done bytes of the matched range were sent; a record consumed to its end is dropped. */
+/* Which record, if any, holds [p, p+n) unchanged. */
+enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m);
+/* done bytes of the matched range were sent; a record consumed to its end is retired. */
 void zc_detect_consumed(const struct zc_match *m, size_t done);
-/* SIGSEGV on addr: 1 if it was a guarded record (now dirty and writable). Signal-safe. */
-int zc_detect_fault(void *addr);
 void zc_detect_atfork_prepare(void);
 void zc_detect_atfork_parent(void);
 void zc_detect_atfork_child(void);

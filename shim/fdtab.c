@@ -150,6 +150,7 @@ int zc_fdtab_get(int fd, struct zc_fd_info *out)
 /* remove_locked — drops one entry; caller holds the lock. */
 static void remove_locked(struct entry *e)
 {
+	if (e->i.pending_err) __atomic_fetch_sub(&zc_fdtab_pending, 1, __ATOMIC_RELAXED);
 	HASH_DEL(table, e);
 	if (e->i.fd >= 0 && e->i.fd < FAST_FDS) __atomic_store_n(&kind_cache[e->i.fd], 0, __ATOMIC_RELAXED);
 	e->next_free = free_list;
@@ -245,6 +246,27 @@ void zc_fdtab_note_used(int fd, uint64_t gen, int used)
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes)
 {
 	WITH_ENTRY(fd, gen, i->proven_min = min_bytes > 0 ? min_bytes : 1);
+}
+
+unsigned zc_fdtab_pending;
+
+void zc_fdtab_set_pending(int fd, int err)
+{
+	WITH_ENTRY(fd, 0, {
+		if (!i->pending_err) __atomic_fetch_add(&zc_fdtab_pending, 1, __ATOMIC_RELAXED);
+		i->pending_err = err;
+	});
+}
+
+int zc_fdtab_take_pending(int fd)
+{
+	int err = 0;
+	WITH_ENTRY(fd, 0, {
+		err = i->pending_err;
+		if (err) __atomic_fetch_sub(&zc_fdtab_pending, 1, __ATOMIC_RELAXED);
+		i->pending_err = 0;
+	});
+	return err;
 }
 
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)

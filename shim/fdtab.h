@@ -39,6 +39,7 @@ struct zc_fd_info {
 	long proven_min; /* 0: on probation; else a copy loop was seen, to a destination rewritten from this many bytes */
 	pid_t writer;   /* last thread that wrote (sockets, pipes) */
 	int multi_writer;
+	int pending_err; /* an error the kernel call consumed where write would report it next (rewrite.c) */
 	int dsts[ZC_FD_DSTS];
 };
 
@@ -60,6 +61,10 @@ int zc_fdtab_note_writer(int fd, pid_t tid);
 void zc_fdtab_note_used(int fd, uint64_t gen, int used);
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes);
+/* The next write-like call on fd must fail with err (0: nothing pending). take returns and clears it. */
+extern unsigned zc_fdtab_pending; /* entries with an error pending: 0 lets writes skip the lookup */
+void zc_fdtab_set_pending(int fd, int err);
+int zc_fdtab_take_pending(int fd);
 /* Calls fn for every entry (under the table lock: fn must not call back into fdtab). */
 void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg);
 /* Fork/exec hooks. */

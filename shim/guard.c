@@ -1,105 +1,149 @@
-/* guard.c — write protection of buffer interiors and the SIGSEGV handler that chains to the program's. */
+/* guard.c — write detection with userfaultfd (UFFD_FEATURE_WP_ASYNC) and /proc/self/pagemap
+ * PAGEMAP_SCAN (Linux 6.7+). Chosen by measurement over mprotect + SIGSEGV (README "How a touch is
+ * detected"): cheaper per chunk, and no signal exists that a blocked mask, a program handler or a
+ * lock could turn into a death or a deadlock. Where either is missing nothing is guarded, and so
+ * nothing is rewritten (counted as fb_no_guard). */
 #include "guard.h"
-#include "detect.h"
 #include "log.h"
 #include "real.h"
+#include "shim.h"
 #include "stats.h"
 
-#include <string.h>
-#include <sys/mman.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 
-#define ALTSTACK_SIZE (64 * 1024)
+/* Debian 12's headers predate these (Linux 6.7 uapi: linux/userfaultfd.h, linux/fs.h). */
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef PAGEMAP_SCAN
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_PRESENT (1 << 3)
+struct page_region {
+	uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
 
-static struct sigaction program_segv; /* what the program asked for; SIG_DFL until it asks */
-static int installed;
-static __thread int has_altstack;
+enum { G_UNKNOWN, G_STARTING, G_READY, G_NONE };
 
-/* ensure_altstack — a fault on a protected stack page must still be deliverable. */
-static void ensure_altstack(void)
+static int gstate = G_UNKNOWN;
+static int uffd = -1, pagemap = -1;
+static const char *mechanism = "none (not needed yet)";
+
+/* start — one userfaultfd in async write-protect mode and the pagemap to read it back. */
+static int start(void)
 {
-	stack_t old;
-	if (has_altstack) return;
-	has_altstack = 1;
-	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE)) return; /* the program's own */
-	void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (p == MAP_FAILED) return;
-	stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
-	if (sigaltstack(&ss, NULL) < 0) syscall(SYS_munmap, p, ALTSTACK_SIZE);
-}
-
-/* chain — hands a fault that is not ours to the program's action, as if we were not there. */
-static void chain(int sig, siginfo_t *si, void *ctx)
-{
-	struct sigaction a = program_segv;
-	zc_count(ZC_faults_chained, 1);
-	if (a.sa_flags & SA_SIGINFO) {
-		if (a.sa_flags & SA_RESETHAND) program_segv.sa_handler = SIG_DFL;
-		a.sa_sigaction(sig, si, ctx);
-	} else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) {
-		if (a.sa_flags & SA_RESETHAND) program_segv.sa_handler = SIG_DFL;
-		a.sa_handler(sig);
-	} else {
-		/* default action: restore it and return, the faulting instruction faults again and dies */
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof dfl);
-		dfl.sa_handler = SIG_DFL;
-		zc_real.sigaction(SIGSEGV, &dfl, NULL);
+	/* user-mode-only is all an unprivileged process may have; async faults never need more */
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK), user_only = 0;
+	if (fd < 0 && errno == EPERM) fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY), user_only = 1;
+	if (fd < 0) {
+		mechanism = errno == ENOSYS ? "none (no userfaultfd in this kernel)" : "none (userfaultfd refused)";
+		return -1;
 	}
-}
-
-/* on_segv — ours when it hits a guarded interior, otherwise the program's. */
-static void on_segv(int sig, siginfo_t *si, void *ctx)
-{
-	int saved = errno;
-	if (si->si_code == SEGV_ACCERR && zc_detect_fault(si->si_addr)) {
-		zc_count(ZC_faults_handled, 1);
-		errno = saved;
-		return;
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	if (ioctl(fd, UFFDIO_API, &api) < 0) {
+		zc_raw_close(fd);
+		mechanism = "none (kernel before 6.7: no asynchronous write-protection)";
+		return -1;
 	}
-	errno = saved;
-	chain(sig, si, ctx);
-}
-
-/* install — our handler first; the program's is chained. */
-static void install(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_segv;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (zc_real.sigaction(SIGSEGV, &sa, &program_segv) == 0) __atomic_store_n(&installed, 1, __ATOMIC_RELEASE);
-	else zc_log(ZC_LOG_WARN, "cannot install the SIGSEGV handler; buffers are not guarded");
-}
-
-/* zc_guard_init — nothing is installed until the first buffer is guarded. */
-void zc_guard_init(void)
-{
-	memset(&program_segv, 0, sizeof program_segv);
-	program_segv.sa_handler = SIG_DFL;
-}
-
-/* zc_guard_protect — read-only interior; the program's next store to it faults into on_segv. */
-int zc_guard_protect(void *lo, size_t len)
-{
-	if (!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)) install();
-	if (!installed) return -ENOTSUP;
-	ensure_altstack();
-	if (zc_raw_mprotect(lo, len, PROT_READ) < 0) return -errno;
+	int pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		zc_raw_close(fd);
+		mechanism = "none (/proc/self/pagemap cannot be opened: no /proc, or chroot)";
+		return -1;
+	}
+	uffd = zc_high_fd(fd);
+	pagemap = zc_high_fd(pm);
+	mechanism = user_only ? "userfaultfd-wp (user mode only)" : "userfaultfd-wp";
+	zc_count(user_only ? ZC_guard_uffd_user : ZC_guard_uffd, 1);
 	return 0;
 }
 
-/* zc_guard_unprotect — back to read-write. */
-void zc_guard_unprotect(void *lo, size_t len)
+/* ready — initialises once per process; 1 when guarding works. */
+static int ready(void)
 {
-	zc_raw_mprotect(lo, len, PROT_READ | PROT_WRITE);
+	int s = __atomic_load_n(&gstate, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s == G_READY, 1)) return 1;
+	if (s == G_UNKNOWN && __atomic_compare_exchange_n(&gstate, &s, G_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		int ok = start() == 0;
+		if (!ok) {
+			zc_count(ZC_guard_none, 1);
+			zc_log(ZC_LOG_WARN, "buffers cannot be guarded: %s; nothing is rewritten", mechanism);
+		}
+		__atomic_store_n(&gstate, ok ? G_READY : G_NONE, __ATOMIC_RELEASE);
+		return ok;
+	}
+	while ((s = __atomic_load_n(&gstate, __ATOMIC_ACQUIRE)) == G_STARTING) __builtin_ia32_pause();
+	return s == G_READY;
 }
 
-/* zc_guard_sigaction — the program's view of SIGSEGV is its own action, ours stays underneath. */
-int zc_guard_sigaction(const struct sigaction *act, struct sigaction *old)
+/* writeprotect — sets (wp) or clears the write-protection of a registered range. */
+static int writeprotect(void *lo, size_t len, int wp)
 {
-	if (!installed) return zc_real.sigaction(SIGSEGV, act, old);
-	if (old) *old = program_segv;
-	if (act) program_segv = *act;
-	return 0;
+	struct uffdio_writeprotect w = {.range = {(uintptr_t)lo, len}, .mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
+}
+
+/* zc_guard_open — registration is kept for good (it costs nothing afterwards), so the steady state
+ * of a reused buffer is one ioctl here. */
+int zc_guard_open(void *lo, size_t len)
+{
+	if (!ready()) return -ENOTSUP;
+	int r = writeprotect(lo, len, 0);
+	if (r != -ENOENT && r != -EINVAL) return r;
+	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP};
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* file mappings, other uffds: EINVAL, EBUSY */
+	return writeprotect(lo, len, 0);
+}
+
+int zc_guard_arm(void *lo, size_t len)
+{
+	if (!ready()) return -ENOTSUP;
+	return writeprotect(lo, len, 1);
+}
+
+/* zc_guard_check — clean only if the whole range answers in one run of present, registered,
+ * still-protected pages; anything else (written, zapped by madvise, swapped, remapped) is not. */
+enum zc_guard_verdict zc_guard_check(const void *lo, size_t len)
+{
+	struct page_region v[2];
+	if (!len) return ZC_GUARD_CLEAN;
+	if (__atomic_load_n(&gstate, __ATOMIC_ACQUIRE) != G_READY) return ZC_GUARD_ERROR;
+	struct pm_scan_arg a = {.size = sizeof a, .start = (uintptr_t)lo, .end = (uintptr_t)lo + len,
+				.vec = (uintptr_t)v, .vec_len = 2,
+				.return_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_PRESENT};
+	long n = ioctl(pagemap, PAGEMAP_SCAN, &a);
+	if (n < 0) return ZC_GUARD_ERROR;
+	if (n == 1 && v[0].start == a.start && v[0].end == a.end &&
+	    v[0].categories == (PAGE_IS_WPALLOWED | PAGE_IS_PRESENT))
+		return ZC_GUARD_CLEAN;
+	return ZC_GUARD_WRITTEN;
+}
+
+const char *zc_guard_mechanism(void)
+{
+	return mechanism;
+}
+
+/* zc_guard_atfork_child — the child's pages lost their protection and registration at fork (no
+ * UFFD_FEATURE_EVENT_FORK); the descriptors still name the parent's address space. */
+void zc_guard_atfork_child(void)
+{
+	if (uffd >= 0) zc_raw_close(uffd);
+	if (pagemap >= 0) zc_raw_close(pagemap);
+	uffd = pagemap = -1;
+	mechanism = "none (not needed yet)";
+	__atomic_store_n(&gstate, G_UNKNOWN, __ATOMIC_RELEASE);
 }

@@ -26,6 +26,7 @@ static void child(void)
 	zc_tid_cache = 0;
 	zc_fdtab_atfork_child();
 	zc_detect_atfork_child();
+	zc_guard_atfork_child();
 	zc_stats_reset();
 	zc_lease_atfork_child();
 }
@@ -44,7 +45,7 @@ __attribute__((constructor)) static void zc_init(void)
 	zc_stats_init();
 	zc_config_load(&zc_cfg, environ, 2); /* read now: some servers clear their environment later */
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
-	zc_guard_init();
+	zc_lease_on_break(zc_detect_drop_fd); /* a broken lease ends the file's records */
 	if (zc_cfg.mode != ZC_MODE_OFF || zc_cfg.stats_file[0]) zc_stats_publish();
 	/* a read smaller than every destination's threshold can never be rewritten: no record */
 	long m = zc_rewrite_min_bytes(ZC_FD_TCP), p = zc_rewrite_min_bytes(ZC_FD_PIPE), f = zc_rewrite_min_bytes(ZC_FD_FILE);

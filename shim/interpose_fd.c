@@ -1,6 +1,7 @@
 /* interpose_fd.c — descriptor life cycle: close, dup*, fcntl, new descriptors, lseek, exec. */
 #include "config.h"
 #include "detect.h"
+#include "interpose.h"
 #include "fdtab.h"
 #include "lease.h"
 #include "log.h"
@@ -12,22 +13,25 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
 extern char **environ;
 
 /* gone — the number fd is about to stop naming what we knew: records, lease mark, table entry. */
 static void gone(int fd)
 {
+	enter();
 	zc_detect_drop_fd(fd);
 	zc_lease_forget(fd);
 	zc_fdtab_forget(fd);
+	leave();
 }
 
 /* fresh — a number the kernel just handed out: nothing known about it can be old. */
 static void fresh(int fd)
 {
-	if (fd >= 0) zc_fdtab_forget(fd);
+	if (fd < 0) return;
+	enter();
+	zc_fdtab_forget(fd);
+	leave();
 }
 
 EXPORT int close(int fd)
@@ -38,7 +42,7 @@ EXPORT int close(int fd)
 	errno = saved;
 	int r = zc_real.close(fd);
 	saved = errno;
-	zc_fdtab_forget(fd); /* a classification raced in between */
+	fresh(fd); /* a classification raced in between */
 	errno = saved;
 	return r;
 }
@@ -46,8 +50,10 @@ EXPORT int close(int fd)
 EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
 	if (zc_active() && !(flags & CLOSE_RANGE_CLOEXEC)) {
+		enter();
 		for (unsigned fd = lo; fd <= hi && fd < 4096; fd++) zc_detect_drop_fd((int)fd), zc_lease_forget((int)fd);
 		zc_fdtab_forget_range(lo, hi);
+		leave();
 	}
 	return zc_real.close_range ? zc_real.close_range(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
 }
@@ -89,27 +95,35 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	if (zc_active()) {
-		int saved = errno;
+		int saved = errno, ours = 0;
+		enter();
 		switch (cmd) {
 		case F_SETLEASE: case F_SETSIG: case F_SETOWN: case F_SETOWN_EX:
 			zc_lease_hand_over(fd); /* the program's own use wins; ours is given back first */
 			break;
-		case F_GETLEASE: case F_GETSIG: case F_GETOWN:
-			if (held_by_us(fd)) return cmd == F_GETLEASE ? F_UNLCK : 0; /* what it would see without us */
-			break;
-		case F_GETOWN_EX:
-			if (held_by_us(fd) && arg) {
-				*(struct f_owner_ex *)arg = (struct f_owner_ex){F_OWNER_PID, 0};
-				return 0;
-			}
+		case F_GETLEASE: case F_GETSIG: case F_GETOWN: case F_GETOWN_EX:
+			ours = held_by_us(fd);
 			break;
 		}
+		leave();
 		errno = saved;
+		if (ours && cmd != F_GETOWN_EX) return cmd == F_GETLEASE ? F_UNLCK : 0; /* as without us */
+		if (ours && arg) {
+			*(struct f_owner_ex *)arg = (struct f_owner_ex){F_OWNER_PID, 0};
+			return 0;
+		}
 	}
-	int r = zc_real.fcntl64(fd, cmd, arg);
+	int r = zc_real.fcntl64 ? zc_real.fcntl64(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (!zc_active() || r < 0) return r;
-	if (cmd == F_SETFL) zc_fdtab_set_flags(fd, (int)zc_raw_fcntl(fd, F_GETFL, 0));
-	else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) fresh(r);
+	if (cmd == F_SETFL) {
+		int saved = errno;
+		enter();
+		zc_fdtab_set_flags(fd, (int)zc_raw_fcntl(fd, F_GETFL, 0));
+		leave();
+		errno = saved;
+	} else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+		fresh(r);
+	}
 	return r;
 }
 
@@ -194,6 +208,7 @@ static void before_exec(void)
 {
 	if (!zc_active()) return;
 	int saved = errno;
+	enter();
 	zc_lease_release_all();
 	/* the new image reuses the pid: keep this one's counters apart (a fork+exec child has none) */
 	for (int i = 0; i < ZC_NCOUNTERS; i++)
@@ -201,6 +216,7 @@ static void before_exec(void)
 			zc_stats_dump(".exec");
 			break;
 		}
+	leave();
 	errno = saved;
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "detect.h"
 #include "fdtab.h"
+#include "interpose.h"
 #include "lease.h"
 #include "real.h"
 #include "rewrite.h"
@@ -9,24 +10,40 @@
 #include "stats.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/sendfile.h>
-
-#define EXPORT __attribute__((visibility("default")))
+#include <sys/uio.h>
 
 extern void __chk_fail(void) __attribute__((noreturn));
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen);
 
-/* on_stack — the buffer lies in the calling thread's stack, above our frame (callers' frames). */
+#define MAXIOV 16 /* vectors the shim inspects; longer ones pass through untouched */
+
+static __thread uintptr_t stack_lo, stack_hi; /* this thread's stack, asked once; hi 1: unknown */
+
+/* on_stack — the buffer lies in the calling thread's own stack. */
 static int on_stack(const void *p)
 {
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	if (__builtin_expect(!stack_hi, 0)) {
+		pthread_attr_t a;
+		void *addr;
+		size_t size;
+		stack_hi = 1;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &addr, &size) == 0) stack_lo = (uintptr_t)addr, stack_hi = (uintptr_t)addr + size;
+			pthread_attr_destroy(&a);
+		}
+	}
+	if (stack_hi > 1) return (uintptr_t)p >= stack_lo && (uintptr_t)p < stack_hi;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0); /* unknown: the frames above ours */
 	return (uintptr_t)p >= sp && (uintptr_t)p < sp + (8UL << 20);
 }
 
 /* may_record — a read from fd into a buffer may leave a record; takes the lease first if needed.
  * *stack: the buffer is on the stack (guarded only with stack_buffers = on, see zcshim.conf).
- * Returns 1: record; 0: nothing to remember; else the fallback counter a note should carry. */
+ * Returns 1: record; 0: nothing to remember; else the fallback counter a note should carry.
+ * Every "may we" rule of the read side is here; the write side's are in rewrite.c plan(). */
 static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *stack)
 {
 	struct zc_fd_info i;
@@ -42,60 +59,67 @@ static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *sta
 	/* the table copy below is the slow part: only files get that far */
 	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return 0;
 	*gen = i.gen;
-	/* below guard_min_bytes a protect/unprotect pair costs more than the copy it saves */
+	/* below guard_min_bytes arming the guard costs more than the copy it saves */
 	if ((long)n < zc_cfg.guard_min_bytes) return ZC_fb_small;
 	/* guard only sources whose bytes were seen going out: files read for parsing stay untouched */
 	if (!i.proven_min) return ZC_fb_probation;
 	/* and only reads big enough for the destination their copy loop writes to */
 	if ((long)n < i.proven_min) return ZC_fb_small;
-	zc_depth++;
 	int ls = zc_lease_prepare(fd, i.gen, i.lease);
-	zc_depth--;
 	if (ls == ZC_LS_BROKEN) return ZC_fb_lease_broken;
 	if (ls == ZC_LS_INHERITED) return ZC_fb_lease_inherited;
 	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return ZC_fb_lease_denied;
 	return 1;
 }
 
+/* pending — an error a rewrite consumed on this descriptor, due now (rewrite.c keep_socket_error). */
+static int pending(int fd)
+{
+	return __atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED) ? zc_fdtab_take_pending(fd) : 0;
+}
+
 /* record — after a successful read: this buffer now holds bytes [off, off+len) of fd. */
 static void record(int fd, uint64_t gen, void *buf, size_t len, off_t off, int stack)
 {
 	if (len < zc_min_record) return;
-	zc_depth++;
 	int why = zc_detect_record(buf, len, fd, gen, off, stack);
 	if (why) zc_count((enum zc_counter)why, 1);
-	zc_depth--;
 }
 
-/* note — remembers why the bytes just read will not be rewritten (errno kept). */
-static void note(void *buf, size_t len, int fd, uint64_t gen, int reason)
+/* raw_read — the original read or pread (pos >= 0); a raw system call before resolution. */
+static ssize_t raw_read(int fd, void *buf, size_t n, off_t pos)
 {
-	int saved = errno;
-	zc_detect_note(buf, len, fd, gen, reason);
-	errno = saved;
+	if (pos < 0) return zc_real.read ? zc_real.read(fd, buf, n) : zc_raw_read(fd, buf, n);
+	return zc_real.pread64 ? zc_real.pread64(fd, buf, n, pos) : syscall(SYS_pread64, fd, buf, n, pos);
 }
 
-/* do_read — read or pread (pos >= 0), recording file data. */
+/* do_read — read or pread (pos >= 0), recording file data. Runs entered. */
 static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
 	uint64_t gen = 0;
-	int stack;
+	int stack = 0, saved = errno, e = pending(fd);
 	zc_count(call, 1);
-	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_detect_drop_range(buf, n, 1); /* the kernel writes there */
+	if (e) return errno = e, -1;
+	kernel_writes(buf, n);
 	int may = n < zc_min_record ? 0 : may_record(fd, buf, n, &gen, &stack);
+	if (may == 1) may = zc_detect_prepare(buf, n) ?: 1;
+	errno = saved;
 	if (may != 1) {
-		ssize_t r = pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
+		ssize_t r = raw_read(fd, buf, n, pos);
 		/* /proc reads come back a page at a time: note them whatever their size */
-		if (may && (r >= (ssize_t)zc_min_record || (may == ZC_fb_proc_source && r > 0))) note(buf, (size_t)r, fd, gen, may);
+		if (may && (r >= (ssize_t)zc_min_record || (may == ZC_fb_proc_source && r > 0))) {
+			saved = errno;
+			zc_detect_note(buf, (size_t)r, fd, gen, may);
+			errno = saved;
+		}
 		return r;
 	}
-	int saved = errno;
 	off_t before = pos;
-	if (pos < 0 && (before = zc_real.lseek64 ? zc_real.lseek64(fd, 0, SEEK_CUR) : -1) < 0) {
+	if (pos < 0 && (before = zc_real.lseek64(fd, 0, SEEK_CUR)) < 0) {
 		errno = saved;
-		return zc_real.read(fd, buf, n);
+		return raw_read(fd, buf, n, pos);
 	}
-	ssize_t r = pos < 0 ? zc_real.read(fd, buf, n) : zc_real.pread64(fd, buf, n, pos);
+	ssize_t r = raw_read(fd, buf, n, pos);
 	if (r <= 0) return r;
 	saved = errno;
 	/* the offset must have moved by exactly r: else another thread read the same descriptor */
@@ -106,8 +130,11 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	if (!zc_active()) return zc_real.read ? zc_real.read(fd, buf, n) : zc_raw_read(fd, buf, n);
-	return do_read(fd, buf, n, -1, ZC_calls_read);
+	if (!zc_active()) return raw_read(fd, buf, n, -1);
+	enter();
+	ssize_t r = do_read(fd, buf, n, -1, ZC_calls_read);
+	leave();
+	return r;
 }
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -120,7 +147,10 @@ EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t pos)
 {
 	if (!zc_active() || pos < 0)
 		return zc_real.pread64 ? zc_real.pread64(fd, buf, n, pos) : syscall(SYS_pread64, fd, buf, n, pos);
-	return do_read(fd, buf, n, pos, ZC_calls_pread);
+	enter();
+	ssize_t r = do_read(fd, buf, n, pos, ZC_calls_pread);
+	leave();
+	return r;
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t pos) __attribute__((alias("pread64")));
@@ -131,20 +161,34 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t bufl
 	return pread64(fd, buf, n, pos);
 }
 
-/* do_readv — readv/preadv: each iovec that received file bytes becomes its own record (or note). */
-static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
+/* raw_readv — the original readv or preadv (pos >= 0). */
+static ssize_t raw_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 {
+	if (pos < 0) return zc_real.readv ? zc_real.readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+	return zc_real.preadv64 ? zc_real.preadv64(fd, iov, cnt, pos) : syscall(SYS_preadv, fd, iov, cnt, pos, 0);
+}
+
+/* do_readv — readv/preadv: each iovec that received file bytes becomes its own record (or note).
+ * The vector is read through the kernel first: a bad one is the call's EFAULT, not our crash. */
+static ssize_t do_readv(int fd, const struct iovec *uiov, int cnt, off_t pos)
+{
+	struct iovec iov[MAXIOV];
 	uint64_t gen = 0;
-	int stack, may = 0;
+	int stack = 0, may = 0, saved = errno;
 	size_t want = 0;
 	zc_count(ZC_calls_readv, 1);
-	for (int k = 0; k < cnt; k++) zc_detect_drop_range(iov[k].iov_base, iov[k].iov_len, 1), want += iov[k].iov_len;
-	if (cnt >= 1 && want >= zc_min_record) may = may_record(fd, iov[0].iov_base, want, &gen, &stack);
-	int saved = errno;
+	if (cnt <= 0 || cnt > MAXIOV || zc_copy_in(iov, uiov, (size_t)cnt * sizeof *iov) < 0) {
+		errno = saved;
+		return raw_readv(fd, uiov, cnt, pos); /* records there die by the guard, not by us */
+	}
+	for (int k = 0; k < cnt; k++) kernel_writes(iov[k].iov_base, iov[k].iov_len), want += iov[k].iov_len;
+	if (want >= zc_min_record) may = may_record(fd, iov[0].iov_base, want, &gen, &stack);
+	for (int k = 0; may == 1 && k < cnt; k++)
+		if (iov[k].iov_len >= zc_min_record) zc_detect_prepare(iov[k].iov_base, iov[k].iov_len);
 	off_t before = pos;
 	if (may == 1 && pos < 0 && (before = zc_real.lseek64(fd, 0, SEEK_CUR)) < 0) may = 0;
 	errno = saved;
-	ssize_t r = pos < 0 ? zc_real.readv(fd, iov, cnt) : zc_real.preadv64(fd, iov, cnt, pos);
+	ssize_t r = raw_readv(fd, uiov, cnt, pos);
 	if (r <= 0 || !may) return r;
 	saved = errno;
 	if (may != 1 || pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) {
@@ -163,14 +207,21 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	if (!zc_active() || cnt < 0) return zc_real.readv ? zc_real.readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
-	return do_readv(fd, iov, cnt, -1);
+	if (!zc_active()) return raw_readv(fd, iov, cnt, -1);
+	enter();
+	ssize_t r = do_readv(fd, iov, cnt, -1);
+	leave();
+	return r;
 }
 
 EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t pos)
 {
-	if (!zc_active() || cnt < 0 || pos < 0) return zc_real.preadv64(fd, iov, cnt, pos);
-	return do_readv(fd, iov, cnt, pos);
+	if (!zc_active() || pos < 0)
+		return zc_real.preadv64 ? zc_real.preadv64(fd, iov, cnt, pos) : syscall(SYS_preadv, fd, iov, cnt, pos, 0);
+	enter();
+	ssize_t r = do_readv(fd, iov, cnt, pos);
+	leave();
+	return r;
 }
 
 EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t pos) __attribute__((alias("preadv64")));
@@ -178,123 +229,142 @@ EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t pos) __att
 /* Receives write into the buffer too: records there die first. */
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	if (zc_active()) zc_count(ZC_calls_recv, 1), zc_detect_drop_range(buf, n, 1);
-	return zc_real.recv(fd, buf, n, flags);
+	if (zc_active()) {
+		enter();
+		int e = pending(fd);
+		zc_count(ZC_calls_recv, 1), kernel_writes(buf, n);
+		leave();
+		if (e) return errno = e, -1;
+	}
+	return zc_real.recv ? zc_real.recv(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
 {
-	if (zc_active()) zc_count(ZC_calls_recv, 1), zc_detect_drop_range(buf, n, 1);
-	return zc_real.recvfrom(fd, buf, n, flags, a, al);
+	if (zc_active()) {
+		enter();
+		int e = pending(fd);
+		zc_count(ZC_calls_recv, 1), kernel_writes(buf, n);
+		leave();
+		if (e) return errno = e, -1;
+	}
+	return zc_real.recvfrom ? zc_real.recvfrom(fd, buf, n, flags, a, al) : syscall(SYS_recvfrom, fd, buf, n, flags, a, al);
 }
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
+	struct msghdr h;
+	struct iovec iov[MAXIOV];
 	if (zc_active()) {
+		enter();
+		int saved = errno;
 		zc_count(ZC_calls_recv, 1);
-		for (size_t k = 0; m && k < m->msg_iovlen; k++) zc_detect_drop_range(m->msg_iov[k].iov_base, m->msg_iov[k].iov_len, 1);
+		if (zc_copy_in(&h, m, sizeof h) == 0 && h.msg_iovlen <= MAXIOV &&
+		    zc_copy_in(iov, h.msg_iov, h.msg_iovlen * sizeof *iov) == 0)
+			for (size_t k = 0; k < h.msg_iovlen; k++) kernel_writes(iov[k].iov_base, iov[k].iov_len);
+		int e = pending(fd);
+		errno = saved;
+		leave();
+		if (e) return errno = e, -1;
 	}
-	return zc_real.recvmsg(fd, m, flags);
+	return zc_real.recvmsg ? zc_real.recvmsg(fd, m, flags) : syscall(SYS_recvmsg, fd, m, flags);
 }
 
-/* passed — counts the bytes an original call moved. */
-static ssize_t passed(ssize_t r)
+/* ---- the write side: six libc names, one path ------------------------------------------------ */
+
+/* The original call, exactly as the program made it (raw system call before resolution). */
+static ssize_t original(const struct zc_wreq *w)
 {
-	if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
-	return r;
+	const struct iovec *v = w->iov;
+	switch (w->call) {
+	case ZC_CALL_WRITE: return zc_real.write ? zc_real.write(w->fd, v->iov_base, v->iov_len) : zc_raw_write(w->fd, v->iov_base, v->iov_len);
+	case ZC_CALL_PWRITE:
+		return zc_real.pwrite64 ? zc_real.pwrite64(w->fd, v->iov_base, v->iov_len, w->pos)
+					: syscall(SYS_pwrite64, w->fd, v->iov_base, v->iov_len, w->pos);
+	case ZC_CALL_WRITEV: return zc_real.writev ? zc_real.writev(w->fd, w->uiov, w->iovcnt) : syscall(SYS_writev, w->fd, w->uiov, w->iovcnt);
+	case ZC_CALL_SEND:
+		if (zc_real.sendto) return zc_real.sendto(w->fd, v->iov_base, v->iov_len, w->flags, w->addr, w->alen);
+		return syscall(SYS_sendto, w->fd, v->iov_base, v->iov_len, w->flags, w->addr, w->alen);
+	default: return zc_real.sendmsg ? zc_real.sendmsg(w->fd, w->msg, w->flags) : syscall(SYS_sendmsg, w->fd, w->msg, w->flags);
+	}
 }
 
-/* no_records — the common case: nothing was recorded, so nothing can match; one counter, no work. */
-static inline int no_records(void)
-{
-	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) return 0;
-	zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
-	return 1;
-}
+static const enum zc_counter call_counter[] = {
+	[ZC_CALL_WRITE] = ZC_calls_write, [ZC_CALL_PWRITE] = ZC_calls_pwrite, [ZC_CALL_WRITEV] = ZC_calls_writev,
+	[ZC_CALL_SEND] = ZC_calls_send, [ZC_CALL_SENDMSG] = ZC_calls_sendmsg,
+};
 
-/* try_rewrite — ZC_PASS, or the rewritten call's result with errno set as the original would. */
-static ssize_t try_rewrite(const struct zc_wreq *w)
+/* do_write — counts, tries the rewrite when records exist, else (or when it declines) the original.
+ * errno: the rewrite's failure as the original would set it; untouched by a success or a decline. */
+static ssize_t do_write(struct zc_wreq *w)
 {
-	if (no_records()) return ZC_PASS;
-	int saved = errno;
-	zc_depth++;
-	ssize_t r = zc_rewrite(w);
-	zc_depth--;
-	if (r == ZC_PASS) errno = saved;
-	else if (r < 0) errno = (int)-r, r = -1;
-	else errno = saved; /* success leaves errno as it was */
+	if (!zc_active()) return original(w);
+	enter();
+	zc_count(call_counter[w->call], 1);
+	ssize_t r = ZC_PASS;
+	int e = pending(w->fd);
+	if (e) {
+		leave();
+		return errno = e, -1; /* what write reports after the count that a rewrite returned */
+	}
+	if (!__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) {
+		zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
+	} else {
+		int saved = errno;
+		r = zc_rewrite(w);
+		if (r == ZC_PASS || r >= 0) errno = saved;
+		else errno = (int)-r, r = -1;
+	}
+	if (r == ZC_PASS) {
+		kernel_reads(w->iov ? w->iov->iov_base : NULL, w->iov ? w->iov->iov_len : 0);
+		r = original(w);
+		if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
+	}
+	leave();
 	return r;
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (!zc_active()) return zc_real.write ? zc_real.write(fd, buf, n) : zc_raw_write(fd, buf, n);
-	zc_count(ZC_calls_write, 1);
-	if (no_records()) return passed(zc_real.write(fd, buf, n));
 	struct iovec v = {(void *)buf, n};
-	struct zc_wreq w = {.fd = fd, .call = ZC_CALL_WRITE, .iov = &v, .iovcnt = 1};
-	ssize_t r = try_rewrite(&w);
-	return r != ZC_PASS ? r : passed(zc_real.write(fd, buf, n));
+	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_WRITE, .iov = &v, .iovcnt = 1});
 }
 
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t pos)
 {
-	if (!zc_active()) return zc_real.pwrite64(fd, buf, n, pos);
-	zc_count(ZC_calls_pwrite, 1);
 	struct iovec v = {(void *)buf, n};
-	struct zc_wreq w = {.fd = fd, .call = ZC_CALL_PWRITE, .iov = &v, .iovcnt = 1, .pos = pos};
-	ssize_t r = pos < 0 ? ZC_PASS : try_rewrite(&w);
-	return r != ZC_PASS ? r : passed(zc_real.pwrite64(fd, buf, n, pos));
+	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_PWRITE, .iov = &v, .iovcnt = 1, .pos = pos});
 }
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t pos) __attribute__((alias("pwrite64")));
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	if (!zc_active()) return zc_real.writev ? zc_real.writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
-	zc_count(ZC_calls_writev, 1);
-	struct zc_wreq w = {.fd = fd, .call = ZC_CALL_WRITEV, .iov = iov, .iovcnt = cnt};
-	ssize_t r = try_rewrite(&w);
-	return r != ZC_PASS ? r : passed(zc_real.writev(fd, iov, cnt));
+	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_WRITEV, .uiov = iov, .iovcnt = cnt});
 }
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (!zc_active()) return zc_real.send(fd, buf, n, flags);
-	zc_count(ZC_calls_send, 1);
 	struct iovec v = {(void *)buf, n};
-	struct zc_wreq w = {.fd = fd, .call = ZC_CALL_SEND, .iov = &v, .iovcnt = 1, .flags = flags};
-	ssize_t r = try_rewrite(&w);
-	return r != ZC_PASS ? r : passed(zc_real.send(fd, buf, n, flags));
+	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_SEND, .iov = &v, .iovcnt = 1, .flags = flags});
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
-	if (!zc_active()) return zc_real.sendto(fd, buf, n, flags, a, al);
-	zc_count(ZC_calls_send, 1);
 	struct iovec v = {(void *)buf, n};
-	struct zc_wreq w = {.fd = fd, .call = ZC_CALL_SEND, .iov = &v, .iovcnt = 1, .flags = flags};
-	ssize_t r = a ? ZC_PASS : try_rewrite(&w); /* an address: leave the protocol to decide */
-	return r != ZC_PASS ? r : passed(zc_real.sendto(fd, buf, n, flags, a, al));
+	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_SEND, .iov = &v, .iovcnt = 1, .flags = flags, .addr = a, .alen = al});
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-	if (!zc_active()) return zc_real.sendmsg(fd, m, flags);
-	zc_count(ZC_calls_sendmsg, 1);
-	ssize_t r = ZC_PASS;
-	if (m && !m->msg_name && !m->msg_controllen && m->msg_iovlen <= 1024) {
-		struct zc_wreq w = {.fd = fd, .call = ZC_CALL_SENDMSG, .iov = m->msg_iov, .iovcnt = (int)m->msg_iovlen, .flags = flags};
-		r = try_rewrite(&w);
-	}
-	return r != ZC_PASS ? r : passed(zc_real.sendmsg(fd, m, flags));
+	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_SENDMSG, .msg = m, .flags = flags});
 }
 
 /* The program's own zero-copy calls pass through, counted. */
 EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 {
 	if (zc_active()) zc_count(ZC_calls_sendfile, 1);
-	return zc_real.sendfile64(out, in, off, n);
+	return zc_real.sendfile64 ? zc_real.sendfile64(out, in, off, n) : syscall(SYS_sendfile, out, in, off, n);
 }
 
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n) __attribute__((alias("sendfile64")));
@@ -302,11 +372,12 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n) __attribute__((al
 EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned int fl)
 {
 	if (zc_active()) zc_count(ZC_calls_splice, 1);
-	return zc_real.splice(in, inoff, out, outoff, n, fl);
+	return zc_real.splice ? zc_real.splice(in, inoff, out, outoff, n, fl) : syscall(SYS_splice, in, inoff, out, outoff, n, fl);
 }
 
 EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned int fl)
 {
 	if (zc_active()) zc_count(ZC_calls_copy_file_range, 1);
-	return zc_real.copy_file_range(in, inoff, out, outoff, n, fl);
+	return zc_real.copy_file_range ? zc_real.copy_file_range(in, inoff, out, outoff, n, fl)
+				       : syscall(SYS_copy_file_range, in, inoff, out, outoff, n, fl);
 }

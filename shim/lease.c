@@ -1,7 +1,6 @@
 /* lease.c — F_SETLEASE read leases; breaks arrive on a real-time signal at the shim's lease thread. */
 #include "lease.h"
 #include "config.h"
-#include "detect.h"
 #include "fdtab.h"
 #include "log.h"
 #include "real.h"
@@ -22,6 +21,12 @@ static int inflight[FDS];
 static pid_t lease_tid;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready_flag;
+static void (*on_break)(int fd); /* set once in the constructor */
+
+void zc_lease_on_break(void (*fn)(int fd))
+{
+	on_break = fn;
+}
 
 /* sleep_ms — nanosleep without touching the program's signal state. */
 static void sleep_ms(long ms)
@@ -50,7 +55,7 @@ static void handle_break(int fd)
 	uint64_t gen = i.gen;
 	__atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST);
 	zc_fdtab_set_lease(fd, gen, ZC_LS_BROKEN); /* reads from now on are written as they are */
-	zc_detect_drop_fd(fd);
+	if (on_break) on_break(fd);
 	long break_ms = 45000;
 	char txt[32];
 	int bf = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/lease-break-time", O_RDONLY | O_CLOEXEC);
@@ -173,7 +178,7 @@ void zc_lease_hand_over(int fd)
 	if (i.lease == ZC_LS_HELD) {
 		if (fd < FDS) __atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST); /* no new rewrite from it */
 		while (fd < FDS && __atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST)) sched_yield();
-		zc_detect_drop_fd(fd);
+		if (on_break) on_break(fd);
 		undo(fd);
 		zc_count(ZC_lease_released, 1);
 	}

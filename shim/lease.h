@@ -13,6 +13,8 @@ void zc_lease_leave(int fd);
 void zc_lease_forget(int fd);
 /* The program itself sets a lease, F_SETSIG or F_SETOWN on fd: ours goes back first. */
 void zc_lease_hand_over(int fd);
+/* Who hears of a break (the record table): called from the lease thread with the descriptor. */
+void zc_lease_on_break(void (*fn)(int fd));
 /* Before exec: give every lease back (the signal would reach no thread afterwards). */
 void zc_lease_release_all(void);
 /* In a forked child: leases belong to the parent's thread. */

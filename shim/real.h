@@ -42,12 +42,13 @@
 	X(fcntl64, int, (int, int, ...))                                                       \
 	X(execve, int, (const char *, char *const[], char *const[]))                           \
 	X(execvpe, int, (const char *, char *const[], char *const[]))                           \
-	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))                 \
 	X(free, void, (void *))                                                                \
 	X(realloc, void *, (void *, size_t))                                                   \
 	X(munmap, int, (void *, size_t))                                                       \
 	X(madvise, int, (void *, size_t, int))                                                 \
-	X(mremap, void *, (void *, size_t, size_t, int, ...))
+	X(mremap, void *, (void *, size_t, size_t, int, ...))                                  \
+	X(mprotect, int, (void *, size_t, int))                                                \
+	X(mmap64, void *, (void *, size_t, int, int, int, off_t))
 
 #define ZC_REAL_TYPEDEF(name, ret, args) typedef ret(*zc_real_##name##_t) args;
 ZC_REAL_SYMS(ZC_REAL_TYPEDEF)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "detect.h"
 #include "fdtab.h"
+#include "interpose.h"
 #include "lease.h"
 #include "real.h"
 #include "shim.h"
@@ -10,6 +11,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -134,14 +138,15 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		if (!w->iov[k].iov_len) continue;
 		if (*total + w->iov[k].iov_len > SSIZE_MAX || *total + w->iov[k].iov_len < *total) return pass(ZC_fb_flags);
 		s[ns] = (struct seg){.p = w->iov[k].iov_base, .n = w->iov[k].iov_len};
-		int r = zc_detect_match(s[ns].p, s[ns].n, &s[ns].m);
-		if (r < 0) return pass(ZC_fb_dirty);
-		if (r == 2) {
+		enum zc_match_kind r = zc_detect_match(s[ns].p, s[ns].n, &s[ns].m);
+		if (r == ZC_MATCH_CHANGED) return pass(ZC_fb_dirty);
+		if (r == ZC_MATCH_UNKNOWN) return pass(ZC_fb_no_guard);
+		if (r == ZC_MATCH_NOTE) {
 			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
 			if (s[ns].m.reason == ZC_fb_probation && min >= 0) zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, min);
 			return pass((enum zc_counter)s[ns].m.reason);
 		}
-		if (r > 0) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
+		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
 		*total += s[ns++].n;
 		*nsp = ns;
 	}
@@ -188,6 +193,28 @@ static int source_shrank(int src, off_t off)
 	return syscall(SYS_fstat, src, &st) == 0 && st.st_size <= off;
 }
 
+/* tcp_state — TCP_ESTABLISHED, TCP_CLOSE_WAIT...; -1 if unknown. */
+static int tcp_state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof ti;
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 ? ti.tcpi_state : -1;
+}
+
+/* keep_socket_error — sendfile that stopped short may have consumed the socket's error inside its
+ * own loop, where write returns the count and reports the error on the next call: keep it for that
+ * call (interpose_io.c pending). A reset consumed that way leaves only the closed state behind: it
+ * was ECONNRESET unless the peer had already sent FIN (then EPIPE, which the next call reports
+ * anyway). */
+static void keep_socket_error(int fd, int state_before)
+{
+	int err = 0;
+	socklen_t l = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) return;
+	if (!err && state_before != TCP_CLOSE_WAIT && state_before != TCP_CLOSE && tcp_state(fd) == TCP_CLOSE) err = ECONNRESET;
+	if (err) zc_fdtab_set_pending(fd, err), zc_count(ZC_peer_error_kept, 1);
+}
+
 /* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
  * (0 when the source came back short); *fallback: the counter when the kernel refused the call. */
 static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
@@ -199,18 +226,21 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	int err = 0;
 	if (method == M_CFR && (method_gone[M_CFR] || zc_real.copy_file_range == NULL) && w->call != ZC_CALL_PWRITE) method = M_SENDFILE;
 	*errp = 0;
+	int state_before = kind == ZC_FD_TCP ? tcp_state(w->fd) : -1;
 	if (method_gone[method]) {
 		*fallback = ZC_fb_kernel_enosys;
 		return 0;
 	}
 	while (moved < s->n) {
-		ssize_t r = kcall(method, w->fd, s->m.src_fd, &off, s->n - moved, nonblock, dpos);
+		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
+		int nb = nonblock || (method == M_SPLICE && moved > 0);
+		ssize_t r = kcall(method, w->fd, s->m.src_fd, &off, s->n - moved, nb, dpos);
 		if (r > 0) {
 			moved += (size_t)r;
 			zc_count(rw_bytes[method], (uint64_t)r);
 			if (moved < s->n && method == M_SENDFILE && !nonblock && kind != ZC_FD_FILE && !source_shrank(s->m.src_fd, off)) {
-				/* sendfile to a blocking socket stops early only for a signal (or SO_SNDTIMEO):
-				 * write would return this partial count too */
+				/* sendfile to a blocking socket stops early only for a signal, SO_SNDTIMEO or
+				 * an error it consumed: write would return this partial count too */
 				err = EINTR;
 				break;
 			}
@@ -218,6 +248,13 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		}
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
 		err = errno;
+		if (err == EAGAIN && nb && !nonblock) {
+			struct pollfd p = {.fd = w->fd, .events = POLLOUT};
+			/* poll is never restarted after a handler: EINTR here is write's partial return */
+			if (poll(&p, 1, -1) >= 0 || errno != EINTR) continue;
+			err = EINTR;
+			break;
+		}
 		if (err == ENOSYS) method_gone[method] = 1;
 		if (err == EXDEV && method == M_CFR && w->call != ZC_CALL_PWRITE) {
 			method = M_SENDFILE; /* across filesystems sendfile still works */
@@ -226,14 +263,15 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (try_next(err)) *fallback = fallback_reason(err);
 		break;
 	}
+	if (moved < s->n && moved && kind == ZC_FD_TCP) keep_socket_error(w->fd, state_before);
 	if (moved) zc_count(rw_calls[method], 1);
 	zc_detect_consumed(&s->m, moved);
 	*errp = *fallback ? 0 : err;
 	return moved;
 }
 
-/* zc_rewrite — the whole request, segment after segment, with write()'s return conventions. */
-ssize_t zc_rewrite(const struct zc_wreq *w)
+/* rewrite — the whole request, segment after segment, with write()'s return conventions. */
+static ssize_t rewrite(const struct zc_wreq *w)
 {
 	struct zc_fd_info d;
 	struct seg s[MAXSEG];
@@ -317,4 +355,28 @@ out:
 	release_stack(s, ns);
 	if (sigguard) sigpipe_restore(&old, was_pending, !nosig && ret == -EPIPE);
 	return ret;
+}
+
+/* zc_rewrite — the program's vector and header are read through the kernel first (a bad pointer
+ * is the original call's EFAULT, never a fault in the shim); then rewrite() works on the copy. */
+ssize_t zc_rewrite(const struct zc_wreq *w)
+{
+	struct iovec iov[MAXSEG];
+	struct msghdr h;
+	struct zc_wreq c = *w;
+	const struct iovec *src = NULL;
+	if (w->call == ZC_CALL_SEND && w->addr) return pass(ZC_fb_flags); /* an address: the protocol decides */
+	if (w->call == ZC_CALL_SENDMSG) {
+		if (zc_copy_in(&h, w->msg, sizeof h) < 0) return ZC_PASS;
+		if (h.msg_name || h.msg_controllen || h.msg_iovlen > MAXSEG) return pass(ZC_fb_flags);
+		c.iovcnt = (int)h.msg_iovlen, src = h.msg_iov;
+	} else if (w->call == ZC_CALL_WRITEV) {
+		if (w->iovcnt < 0 || w->iovcnt > MAXSEG) return pass(ZC_fb_flags);
+		src = w->uiov;
+	}
+	if (src) {
+		if (zc_copy_in(iov, src, (size_t)c.iovcnt * sizeof *iov) < 0) return ZC_PASS;
+		c.iov = iov;
+	}
+	return rewrite(&c);
 }

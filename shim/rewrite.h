@@ -2,6 +2,7 @@
 #ifndef ZC_REWRITE_H
 #define ZC_REWRITE_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -13,10 +14,14 @@ enum zc_call { ZC_CALL_WRITE, ZC_CALL_PWRITE, ZC_CALL_WRITEV, ZC_CALL_SEND, ZC_C
 struct zc_wreq {
 	int fd;
 	int call;     /* enum zc_call */
-	const struct iovec *iov;
+	const struct iovec *iov;  /* write/pwrite/send: the one buffer; after zc_rewrite's copy-in: all */
+	const struct iovec *uiov; /* writev: the program's vector, not yet known to be readable */
+	const struct msghdr *msg; /* sendmsg: the program's header, idem */
 	int iovcnt;
 	int flags;    /* send/sendmsg flags */
 	off_t pos;    /* pwrite position */
+	const struct sockaddr *addr; /* sendto */
+	socklen_t alen;
 };
 
 /* Bytes written, -errno (as the original call would have failed), or ZC_PASS. */

@@ -14,6 +14,9 @@ extern size_t zc_min_record;      /* smallest read worth recording */
 /* zc_high_fd — moves one of the shim's own descriptors high, close-on-exec, out of the program's way. */
 int zc_high_fd(int fd);
 
+/* zc_copy_in — copies n bytes of the program's memory that may be invalid; -EFAULT if it is. */
+int zc_copy_in(void *dst, const void *src, size_t n);
+
 extern __thread pid_t zc_tid_cache;
 /* zc_tid — this thread's id, asked of the kernel once (reset in a forked child). */
 static inline pid_t zc_tid(void)

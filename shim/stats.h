@@ -7,7 +7,8 @@
 
 /* One list generates the enum, the names in the JSON and the launcher's summary.
  * calls_*: intercepted calls seen; rw_*: rewrites done by each kernel call and their bytes;
- * fb_*: fallbacks (the original call ran) by reason; lease_*: lease life cycle. */
+ * fb_*: fallbacks (the original call ran) by reason; lease_*: lease life cycle;
+ * guard_*: which write detection this process got (guard.c), 1 once it was first needed. */
 #define ZC_COUNTERS(X)                                                                     \
 	X(calls_read) X(calls_pread) X(calls_readv) X(calls_recv) X(calls_write)               \
 	X(calls_pwrite) X(calls_writev) X(calls_send) X(calls_sendmsg) X(calls_sendfile)       \
@@ -17,13 +18,13 @@
 	X(bytes_from_buffer) X(bytes_passthrough)                                              \
 	X(records_created) X(records_dirty) X(records_dropped) X(records_unused)                \
 	X(records_skipped_stack)               \
-	X(faults_handled) X(faults_chained)                                                    \
+	X(guard_uffd) X(guard_uffd_user) X(guard_none)                                        \
 	X(fb_mode_off) X(fb_dest_kind) X(fb_unix_socket) X(fb_small) X(fb_no_record)           \
 	X(fb_dirty) X(fb_stale_source) X(fb_flags) X(fb_append) X(fb_multi_writer)             \
 	X(fb_lease_denied) X(fb_lease_broken) X(fb_lease_inherited) X(fb_kernel_einval)        \
 	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other)            \
 	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)         \
-	X(fb_stack_buffer) X(fb_probation)                   \
+	X(fb_stack_buffer) X(fb_probation) X(fb_no_guard) X(peer_error_kept)       \
 	X(lease_granted) X(lease_denied) X(lease_broken) X(lease_released)
 
 enum zc_counter {

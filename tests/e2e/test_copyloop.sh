@@ -63,7 +63,7 @@ for b in aligned malloc fresh alt page16; do
 	basics "$n" "$T/src"
 	w=$(want_rw $((5 * MB + 12345)) $C $MIN_TCP)
 	need "rw_sendfile_bytes $(st "$n" rw_sendfile_bytes), want $w" eq "$(st "$n" rw_sendfile_bytes)" "$w"
-	need "faults_handled $(st "$n" faults_handled), want 0" eq "$(st "$n" faults_handled)" 0
+	need "records_dirty $(st "$n" records_dirty), want 0" eq "$(st "$n" records_dirty)" 0
 	end
 done
 
@@ -80,7 +80,7 @@ both buf_stack_on tcp ZCSHIM_STACK_BUFFERS=on -- --src "$T/src" --buf stack --ch
 basics buf_stack_on "$T/src"
 w=$(want_rw $((5 * MB + 12345)) $C $MIN_TCP)
 need "rw_sendfile_bytes $(st buf_stack_on rw_sendfile_bytes), want $w" eq "$(st buf_stack_on rw_sendfile_bytes)" "$w"
-need "faults_handled $(st buf_stack_on faults_handled), want 0" eq "$(st buf_stack_on faults_handled)" 0
+need "records_dirty $(st buf_stack_on records_dirty), want 0" eq "$(st buf_stack_on records_dirty)" 0
 end
 
 begin tcp_buffer_page16_chunk1m
