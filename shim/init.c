@@ -5,6 +5,7 @@
 #include "guard.h"
 #include "lease.h"
 #include "log.h"
+#include "policy.h"
 #include "real.h"
 #include "rewrite.h"
 #include "shim.h"
@@ -48,7 +49,7 @@ __attribute__((constructor)) static void zc_init(void)
 	zc_lease_on_break(zc_detect_drop_fd); /* a broken lease ends the file's records */
 	if (zc_cfg.mode != ZC_MODE_OFF || zc_cfg.stats_file[0]) zc_stats_publish();
 	/* a read smaller than every destination's threshold can never be rewritten: no record */
-	long m = zc_rewrite_min_bytes(ZC_FD_TCP), p = zc_rewrite_min_bytes(ZC_FD_PIPE), f = zc_rewrite_min_bytes(ZC_FD_FILE);
+	long m = zc_policy_min_bytes(ZC_FD_TCP), p = zc_policy_min_bytes(ZC_FD_PIPE), f = zc_policy_min_bytes(ZC_FD_FILE);
 	m = p < m ? p : m;
 	zc_min_record = (size_t)(f < m ? f : m);
 	if (zc_min_record < 4096) zc_min_record = 4096; /* below a page there is no interior to guard */

@@ -3,14 +3,13 @@
 #include "detect.h"
 #include "fdtab.h"
 #include "interpose.h"
-#include "lease.h"
+#include "policy.h"
 #include "real.h"
 #include "rewrite.h"
 #include "shim.h"
 #include "stats.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 
@@ -19,58 +18,6 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen);
 
 #define MAXIOV 16 /* vectors the shim inspects; longer ones pass through untouched */
-
-static __thread uintptr_t stack_lo, stack_hi; /* this thread's stack, asked once; hi 1: unknown */
-
-/* on_stack — the buffer lies in the calling thread's own stack. */
-static int on_stack(const void *p)
-{
-	if (__builtin_expect(!stack_hi, 0)) {
-		pthread_attr_t a;
-		void *addr;
-		size_t size;
-		stack_hi = 1;
-		if (pthread_getattr_np(pthread_self(), &a) == 0) {
-			if (pthread_attr_getstack(&a, &addr, &size) == 0) stack_lo = (uintptr_t)addr, stack_hi = (uintptr_t)addr + size;
-			pthread_attr_destroy(&a);
-		}
-	}
-	if (stack_hi > 1) return (uintptr_t)p >= stack_lo && (uintptr_t)p < stack_hi;
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0); /* unknown: the frames above ours */
-	return (uintptr_t)p >= sp && (uintptr_t)p < sp + (8UL << 20);
-}
-
-/* may_record — a read from fd into a buffer may leave a record; takes the lease first if needed.
- * *stack: the buffer is on the stack (guarded only with stack_buffers = on, see zcshim.conf).
- * Returns 1: record; 0: nothing to remember; else the fallback counter a note should carry.
- * Every "may we" rule of the read side is here; the write side's are in rewrite.c plan(). */
-static int may_record(int fd, const void *buf, size_t n, uint64_t *gen, int *stack)
-{
-	struct zc_fd_info i;
-	if (zc_cfg.mode == ZC_MODE_OFF || n < zc_min_record) return 0;
-	int kind = zc_fdtab_kind(fd);
-	if (kind == ZC_FD_PROC) return ZC_fb_proc_source; /* sizes lie and sendfile refuses: say so */
-	if (kind != ZC_FD_FILE) return 0;
-	*stack = on_stack(buf);
-	if (*stack && !zc_cfg.stack_buffers) {
-		zc_count(ZC_records_skipped_stack, 1);
-		return ZC_fb_stack_buffer;
-	}
-	/* the table copy below is the slow part: only files get that far */
-	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return 0;
-	*gen = i.gen;
-	/* below guard_min_bytes arming the guard costs more than the copy it saves */
-	if ((long)n < zc_cfg.guard_min_bytes) return ZC_fb_small;
-	/* guard only sources whose bytes were seen going out: files read for parsing stay untouched */
-	if (!i.proven_min) return ZC_fb_probation;
-	/* and only reads big enough for the destination their copy loop writes to */
-	if ((long)n < i.proven_min) return ZC_fb_small;
-	int ls = zc_lease_prepare(fd, i.gen, i.lease);
-	if (ls == ZC_LS_BROKEN) return ZC_fb_lease_broken;
-	if (ls == ZC_LS_INHERITED) return ZC_fb_lease_inherited;
-	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return ZC_fb_lease_denied;
-	return 1;
-}
 
 /* pending — an error a rewrite consumed on this descriptor, due now (rewrite.c keep_socket_error). */
 static int pending(int fd)
@@ -96,20 +43,19 @@ static ssize_t raw_read(int fd, void *buf, size_t n, off_t pos)
 /* do_read — read or pread (pos >= 0), recording file data. Runs entered. */
 static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
-	uint64_t gen = 0;
-	int stack = 0, saved = errno, e = pending(fd);
+	int saved = errno, e = pending(fd);
 	zc_count(call, 1);
 	if (e) return errno = e, -1;
 	kernel_writes(buf, n);
-	int may = n < zc_min_record ? 0 : may_record(fd, buf, n, &gen, &stack);
-	if (may == 1) may = zc_detect_prepare(buf, n) ?: 1;
+	struct zc_read_plan p = n < zc_min_record ? (struct zc_read_plan){0} : zc_policy_read(fd, buf, n);
+	if (p.action == ZC_READ_RECORD && (p.why = zc_detect_prepare(buf, n))) p.action = ZC_READ_NOTE;
 	errno = saved;
-	if (may != 1) {
+	if (p.action != ZC_READ_RECORD) {
 		ssize_t r = raw_read(fd, buf, n, pos);
 		/* /proc reads come back a page at a time: note them whatever their size */
-		if (may && (r >= (ssize_t)zc_min_record || (may == ZC_fb_proc_source && r > 0))) {
+		if (p.action == ZC_READ_NOTE && (r >= (ssize_t)zc_min_record || (p.why == ZC_fb_proc_source && r > 0))) {
 			saved = errno;
-			zc_detect_note(buf, (size_t)r, fd, gen, may);
+			zc_detect_note(buf, (size_t)r, fd, p.gen, p.why);
 			errno = saved;
 		}
 		return r;
@@ -123,7 +69,7 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 	if (r <= 0) return r;
 	saved = errno;
 	/* the offset must have moved by exactly r: else another thread read the same descriptor */
-	if (pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) record(fd, gen, buf, (size_t)r, before, stack);
+	if (pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) record(fd, p.gen, buf, (size_t)r, before, p.stack);
 	errno = saved;
 	return r;
 }
@@ -173,8 +119,8 @@ static ssize_t raw_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
 static ssize_t do_readv(int fd, const struct iovec *uiov, int cnt, off_t pos)
 {
 	struct iovec iov[MAXIOV];
-	uint64_t gen = 0;
-	int stack = 0, may = 0, saved = errno;
+	struct zc_read_plan p = {0};
+	int saved = errno;
 	size_t want = 0;
 	zc_count(ZC_calls_readv, 1);
 	if (cnt <= 0 || cnt > MAXIOV || zc_copy_in(iov, uiov, (size_t)cnt * sizeof *iov) < 0) {
@@ -182,22 +128,22 @@ static ssize_t do_readv(int fd, const struct iovec *uiov, int cnt, off_t pos)
 		return raw_readv(fd, uiov, cnt, pos); /* records there die by the guard, not by us */
 	}
 	for (int k = 0; k < cnt; k++) kernel_writes(iov[k].iov_base, iov[k].iov_len), want += iov[k].iov_len;
-	if (want >= zc_min_record) may = may_record(fd, iov[0].iov_base, want, &gen, &stack);
-	for (int k = 0; may == 1 && k < cnt; k++)
+	if (want >= zc_min_record) p = zc_policy_read(fd, iov[0].iov_base, want);
+	for (int k = 0; p.action == ZC_READ_RECORD && k < cnt; k++)
 		if (iov[k].iov_len >= zc_min_record) zc_detect_prepare(iov[k].iov_base, iov[k].iov_len);
 	off_t before = pos;
-	if (may == 1 && pos < 0 && (before = zc_real.lseek64(fd, 0, SEEK_CUR)) < 0) may = 0;
+	if (p.action == ZC_READ_RECORD && pos < 0 && (before = zc_real.lseek64(fd, 0, SEEK_CUR)) < 0) p.action = ZC_READ_PLAIN;
 	errno = saved;
 	ssize_t r = raw_readv(fd, uiov, cnt, pos);
-	if (r <= 0 || !may) return r;
+	if (r <= 0 || p.action == ZC_READ_PLAIN) return r;
 	saved = errno;
-	if (may != 1 || pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) {
+	if (p.action == ZC_READ_NOTE || pos >= 0 || zc_real.lseek64(fd, 0, SEEK_CUR) == before + r) {
 		size_t left = (size_t)r;
 		off_t off = before;
 		for (int k = 0; k < cnt && left; k++) {
 			size_t got = iov[k].iov_len < left ? iov[k].iov_len : left;
-			if (may == 1) record(fd, gen, iov[k].iov_base, got, off, on_stack(iov[k].iov_base));
-			else if (got >= zc_min_record) zc_detect_note(iov[k].iov_base, got, fd, gen, may);
+			if (p.action == ZC_READ_RECORD) record(fd, p.gen, iov[k].iov_base, got, off, zc_policy_on_stack(iov[k].iov_base));
+			else if (got >= zc_min_record) zc_detect_note(iov[k].iov_base, got, fd, p.gen, p.why);
 			off += (off_t)got, left -= got;
 		}
 	}

@@ -5,6 +5,7 @@
 #include "fdtab.h"
 #include "interpose.h"
 #include "lease.h"
+#include "policy.h"
 #include "real.h"
 #include "shim.h"
 #include "stats.h"
@@ -79,28 +80,6 @@ static ssize_t finish(const struct zc_wreq *w, int kind, struct seg *s, int ns, 
 	return zc_real.writev(w->fd, iov, k);
 }
 
-/* source_ok — the record's source still is what was read, and its bytes are still guarded. */
-static enum zc_counter source_ok(struct seg *s, const struct zc_fd_info *dst)
-{
-	struct zc_fd_info src;
-	if (zc_fdtab_get(s->m.src_fd, &src) < 0 || src.gen != s->m.src_gen || !zc_fdtab_revalidate(s->m.src_fd, src.gen))
-		return ZC_fb_stale_source;
-	if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
-	switch (src.lease) {
-	case ZC_LS_HELD:
-		/* the lease lives on the open file description: a number closed behind our back and
-		 * reopened on the same file has none, whatever the table remembers */
-		if (zc_raw_fcntl(s->m.src_fd, F_GETLEASE, 0) != F_RDLCK) return ZC_fb_stale_source;
-		s->leased = 1;
-		return 0;
-	case ZC_LS_NOT_NEEDED: return 0;
-	case ZC_LS_DENIED: return zc_cfg.lease == ZC_LEASE_PREFER ? 0 : ZC_fb_lease_denied;
-	case ZC_LS_BROKEN: return ZC_fb_lease_broken;
-	case ZC_LS_INHERITED: return ZC_fb_lease_inherited;
-	default: return ZC_fb_lease_denied;
-	}
-}
-
 /* release_stack — matched stack records end with the write that touched them, rewritten or not. */
 static void release_stack(struct seg *s, int ns)
 {
@@ -108,30 +87,14 @@ static void release_stack(struct seg *s, int ns)
 		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
 }
 
-/* zc_rewrite_min_bytes — smallest transfer rewritten to this kind of destination; -1: never.
- * Pipe writes of at most PIPE_BUF are atomic and splice promises no such thing: they count as small. */
-long zc_rewrite_min_bytes(int kind)
-{
-	switch (kind) {
-	case ZC_FD_TCP: return zc_cfg.min_bytes_tcp;
-	case ZC_FD_PIPE: return zc_cfg.min_bytes_pipe > PIPE_BUF ? zc_cfg.min_bytes_pipe : PIPE_BUF + 1;
-	case ZC_FD_FILE: return zc_cfg.min_bytes_file;
-	case ZC_FD_UNIX: return zc_cfg.unix_sockets ? zc_cfg.min_bytes_tcp : -1;
-	default: return -1;
-	}
-}
-
-/* plan — splits the request into plain and file segments and applies every "may we" rule. */
+/* plan — splits the request into plain and file segments; the rules are policy.c's. */
 static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
 {
 	int ns = 0, nfile = 0;
 	size_t file_bytes = 0;
+	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
-	long min = zc_rewrite_min_bytes(d->kind);
-	if (d->kind == ZC_FD_UNIX && !zc_cfg.unix_sockets) return pass(ZC_fb_unix_socket);
-	if (min < 0) return pass(ZC_fb_dest_kind);
-	if (w->call == ZC_CALL_PWRITE && d->kind != ZC_FD_FILE) return pass(ZC_fb_dest_kind);
-	if (w->flags & ~MSG_NOSIGNAL) return pass(ZC_fb_flags);
+	if (why) return pass(why);
 	if (w->iovcnt > MAXSEG || w->iovcnt < 0) return pass(ZC_fb_flags);
 	*total = 0;
 	for (int k = 0; k < w->iovcnt; k++) {
@@ -143,22 +106,17 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		if (r == ZC_MATCH_UNKNOWN) return pass(ZC_fb_no_guard);
 		if (r == ZC_MATCH_NOTE) {
 			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
-			if (s[ns].m.reason == ZC_fb_probation && min >= 0) zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, min);
+			if (s[ns].m.reason == ZC_fb_probation)
+				zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, zc_policy_min_bytes(d->kind));
 			return pass((enum zc_counter)s[ns].m.reason);
 		}
 		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
 		*total += s[ns++].n;
 		*nsp = ns;
 	}
-	if (!nfile) return pass(ZC_fb_no_record);
-	if ((long)file_bytes < min) return pass(ZC_fb_small);
-	/* only stream sockets take a header and file data as several calls in order */
-	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return pass(ZC_fb_mixed);
-	if (zc_fdtab_note_writer(w->fd, zc_tid())) return pass(ZC_fb_multi_writer);
-	for (int k = 0; k < ns; k++) {
-		enum zc_counter why = s[k].file ? source_ok(&s[k], d) : 0;
-		if (why) return pass(why);
-	}
+	if ((why = zc_policy_request(w, d, ns, nfile, file_bytes))) return pass(why);
+	for (int k = 0; k < ns; k++)
+		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased))) return pass(why);
 	*nsp = ns;
 	return 0;
 }
@@ -280,7 +238,6 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	off_t dpos = w->pos;
 	sigset_t old;
 
-	if (zc_cfg.mode == ZC_MODE_OFF) return pass(ZC_fb_mode_off);
 	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
 	if (plan(w, &d, s, &ns, &total) == ZC_PASS) {
 		release_stack(s, ns);

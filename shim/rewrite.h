@@ -26,7 +26,5 @@ struct zc_wreq {
 
 /* Bytes written, -errno (as the original call would have failed), or ZC_PASS. */
 ssize_t zc_rewrite(const struct zc_wreq *w);
-/* Smallest transfer rewritten to a destination of this kind (enum zc_fd_kind); -1: never. */
-long zc_rewrite_min_bytes(int kind);
 
 #endif

@@ -80,6 +80,10 @@ static void summary(const uint64_t *s, int procs)
 	fprintf(stderr, "  calls seen: read %lu, pread %lu, write %lu, writev %lu, send %lu, sendmsg %lu\n",
 		(unsigned long)s[ZC_calls_read], (unsigned long)s[ZC_calls_pread], (unsigned long)s[ZC_calls_write],
 		(unsigned long)s[ZC_calls_writev], (unsigned long)s[ZC_calls_send], (unsigned long)s[ZC_calls_sendmsg]);
+	fprintf(stderr, "  buffers guarded by: %s\n",
+		s[ZC_guard_none] ? "nothing (no userfaultfd write-protection here: see the log line; nothing was rewritten)"
+		: s[ZC_guard_uffd_user] && !s[ZC_guard_uffd] ? "userfaultfd write-protection (user mode only)"
+		: s[ZC_guard_uffd] ? "userfaultfd write-protection" : "(not needed: no read was recorded)");
 	fprintf(stderr, "  leases: granted %lu, denied %lu, broken %lu\n", (unsigned long)s[ZC_lease_granted],
 		(unsigned long)s[ZC_lease_denied], (unsigned long)s[ZC_lease_broken]);
 	fprintf(stderr, "  why writes were not rewritten:");

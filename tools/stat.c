@@ -113,7 +113,7 @@ static void show(int pid, const struct zc_stats *s)
 	printf("pid %d (%s)\n", pid, name);
 	const char *groups[][2] = {{"rw_", "rewrites"}, {"bytes_", "bytes"}, {"calls_", "calls seen"},
 				   {"fb_", "fallbacks (original call ran)"}, {"lease_", "leases"}, {"records_", "records"},
-				   {"faults_", "faults"}};
+				   {"guard_", "write detection (guard)"}, {"peer_", "errors kept for the next call"}};
 	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
 		int shown = 0;
 		for (int i = 0; i < ZC_NCOUNTERS; i++) {

@@ -1,0 +1,120 @@
+/* policy.c — the rules that decide what is recorded and what is rewritten (see policy.h). A
+ * newcomer asking "why was this not rewritten?" reads this file and the counter it names. */
+#include "policy.h"
+#include "config.h"
+#include "lease.h"
+#include "real.h"
+#include "shim.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+static __thread uintptr_t stack_lo, stack_hi; /* this thread's stack, asked once; hi 1: unknown */
+
+/* zc_policy_on_stack — the thread's real bounds (a worker's heap buffer may lie just above its
+ * stack pointer); only where they cannot be had, the frames above ours. */
+int zc_policy_on_stack(const void *p)
+{
+	if (__builtin_expect(!stack_hi, 0)) {
+		pthread_attr_t a;
+		void *addr;
+		size_t size;
+		stack_hi = 1;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &addr, &size) == 0) stack_lo = (uintptr_t)addr, stack_hi = (uintptr_t)addr + size;
+			pthread_attr_destroy(&a);
+		}
+	}
+	if (stack_hi > 1) return (uintptr_t)p >= stack_lo && (uintptr_t)p < stack_hi;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	return (uintptr_t)p >= sp && (uintptr_t)p < sp + (8UL << 20);
+}
+
+#define NOTE(w) ((struct zc_read_plan){.action = ZC_READ_NOTE, .why = (w), .gen = i.gen, .stack = stack})
+
+struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
+{
+	struct zc_fd_info i = {0};
+	int stack = 0;
+	if (zc_cfg.mode == ZC_MODE_OFF || n < zc_min_record) return (struct zc_read_plan){0};
+	int kind = zc_fdtab_kind(fd);
+	if (kind == ZC_FD_PROC) return NOTE(ZC_fb_proc_source); /* sizes lie and sendfile refuses: say so */
+	if (kind != ZC_FD_FILE) return (struct zc_read_plan){0};
+	stack = zc_policy_on_stack(buf);
+	if (stack && !zc_cfg.stack_buffers) {
+		zc_count(ZC_records_skipped_stack, 1);
+		return NOTE(ZC_fb_stack_buffer);
+	}
+	/* the table copy below is the slow part: only files get that far */
+	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return (struct zc_read_plan){0};
+	/* below guard_min_bytes arming the guard costs more than the copy it saves */
+	if ((long)n < zc_cfg.guard_min_bytes) return NOTE(ZC_fb_small);
+	/* guard only sources whose bytes were seen going out: files read for parsing stay untouched */
+	if (!i.proven_min) return NOTE(ZC_fb_probation);
+	/* and only reads big enough for the destination their copy loop writes to */
+	if ((long)n < i.proven_min) return NOTE(ZC_fb_small);
+	int ls = zc_lease_prepare(fd, i.gen, i.lease);
+	if (ls == ZC_LS_BROKEN) return NOTE(ZC_fb_lease_broken);
+	if (ls == ZC_LS_INHERITED) return NOTE(ZC_fb_lease_inherited);
+	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
+	return (struct zc_read_plan){.action = ZC_READ_RECORD, .gen = i.gen, .stack = stack};
+}
+
+/* zc_policy_min_bytes — pipe writes of at most PIPE_BUF are atomic and splice promises no such
+ * thing: they count as small. */
+long zc_policy_min_bytes(int kind)
+{
+	switch (kind) {
+	case ZC_FD_TCP: return zc_cfg.min_bytes_tcp;
+	case ZC_FD_PIPE: return zc_cfg.min_bytes_pipe > PIPE_BUF ? zc_cfg.min_bytes_pipe : PIPE_BUF + 1;
+	case ZC_FD_FILE: return zc_cfg.min_bytes_file;
+	case ZC_FD_UNIX: return zc_cfg.unix_sockets ? zc_cfg.min_bytes_tcp : -1;
+	default: return -1;
+	}
+}
+
+enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d)
+{
+	if (zc_cfg.mode == ZC_MODE_OFF) return ZC_fb_mode_off;
+	if (d->kind == ZC_FD_UNIX && !zc_cfg.unix_sockets) return ZC_fb_unix_socket;
+	if (zc_policy_min_bytes(d->kind) < 0) return ZC_fb_dest_kind;
+	if (w->call == ZC_CALL_PWRITE && d->kind != ZC_FD_FILE) return ZC_fb_dest_kind;
+	if (w->flags & ~MSG_NOSIGNAL) return ZC_fb_flags;
+	return 0;
+}
+
+enum zc_counter zc_policy_request(const struct zc_wreq *w, const struct zc_fd_info *d, int ns, int nfile,
+				  size_t file_bytes)
+{
+	if (!nfile) return ZC_fb_no_record;
+	if ((long)file_bytes < zc_policy_min_bytes(d->kind)) return ZC_fb_small;
+	/* only stream sockets take a header and file data as several calls in order */
+	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return ZC_fb_mixed;
+	/* a socket written by several threads: a call split in two could interleave with another's */
+	if (zc_fdtab_note_writer(w->fd, zc_tid())) return ZC_fb_multi_writer;
+	return 0;
+}
+
+enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased)
+{
+	struct zc_fd_info src;
+	*leased = 0;
+	if (zc_fdtab_get(src_fd, &src) < 0 || src.gen != src_gen || !zc_fdtab_revalidate(src_fd, src.gen))
+		return ZC_fb_stale_source;
+	if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
+	switch (src.lease) {
+	case ZC_LS_HELD:
+		/* the lease lives on the open file description: a number closed behind our back and
+		 * reopened on the same file has none, whatever the table remembers */
+		if (zc_raw_fcntl(src_fd, F_GETLEASE, 0) != F_RDLCK) return ZC_fb_stale_source;
+		*leased = 1;
+		return 0;
+	case ZC_LS_NOT_NEEDED: return 0;
+	case ZC_LS_DENIED: return zc_cfg.lease == ZC_LEASE_PREFER ? 0 : ZC_fb_lease_denied;
+	case ZC_LS_BROKEN: return ZC_fb_lease_broken;
+	case ZC_LS_INHERITED: return ZC_fb_lease_inherited;
+	default: return ZC_fb_lease_denied;
+	}
+}

@@ -1,0 +1,42 @@
+/* policy.h — every "may we" rule in one place: why a read is (not) recorded, why a write is (not)
+ * rewritten. Each rule answers with the fallback counter (enum zc_counter) a user sees in the stats. */
+#ifndef ZC_POLICY_H
+#define ZC_POLICY_H
+
+#include "fdtab.h"
+#include "rewrite.h"
+#include "stats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What to do after a read from a file into a buffer. */
+enum zc_read_action {
+	ZC_READ_PLAIN,  /* nothing to remember */
+	ZC_READ_RECORD, /* guard the buffer and record its bytes */
+	ZC_READ_NOTE,   /* remember the buffer unguarded, so its write counts `why` */
+};
+
+struct zc_read_plan {
+	enum zc_read_action action;
+	enum zc_counter why; /* ZC_READ_NOTE */
+	uint64_t gen;        /* the source's generation */
+	int stack;           /* the buffer is on this thread's stack */
+};
+
+/* zc_policy_read — decides for a read of n bytes from fd into buf; takes the lease when needed. */
+struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n);
+/* zc_policy_on_stack — buf lies in the calling thread's own stack. */
+int zc_policy_on_stack(const void *buf);
+/* zc_policy_min_bytes — smallest transfer rewritten to a destination of this kind; -1: never. */
+long zc_policy_min_bytes(int kind);
+/* zc_policy_dest — the destination and the call's flags allow a rewrite: 0, or why not. */
+enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d);
+/* zc_policy_request — after matching: nfile of ns segments (file_bytes bytes) came from records. */
+enum zc_counter zc_policy_request(const struct zc_wreq *w, const struct zc_fd_info *d, int ns, int nfile,
+				  size_t file_bytes);
+/* zc_policy_source — the record's source is still the file that was read and still guarded;
+ * *leased: its lease must be entered around the transfer. */
+enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased);
+
+#endif
