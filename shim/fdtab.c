@@ -227,6 +227,25 @@ void zc_fdtab_set_lease(int fd, uint64_t gen, int state)
 	WITH_ENTRY(fd, gen, i->lease = state);
 }
 
+int zc_fdtab_lease_enter(int fd, uint64_t gen)
+{
+	int r = -1;
+	WITH_ENTRY(fd, gen, if (i->lease == ZC_LS_HELD) i->lease_inflight++, r = 0);
+	return r;
+}
+
+void zc_fdtab_lease_leave(int fd, uint64_t gen)
+{
+	WITH_ENTRY(fd, gen, i->lease_inflight--);
+}
+
+int zc_fdtab_lease_inflight(int fd, uint64_t gen)
+{
+	int n = 0;
+	WITH_ENTRY(fd, gen, n = i->lease_inflight);
+	return n;
+}
+
 int zc_fdtab_note_writer(int fd, pid_t tid)
 {
 	int multi = 0;

@@ -34,7 +34,8 @@ struct zc_fd_info {
 	dev_t dev;
 	ino_t ino;
 	int flags;      /* O_APPEND, O_NONBLOCK, O_DIRECT... at classification or F_SETFL */
-	int lease;      /* enum zc_lease_state (sources) */
+	int lease;      /* enum zc_lease_state (sources): the one place lease state is kept */
+	int lease_inflight; /* rewrites from this source inside zc_fdtab_lease_enter/leave */
 	int unused;     /* records from this source that died unused in a row */
 	long proven_min; /* 0: on probation; else a copy loop was seen, to a destination rewritten from this many bytes */
 	pid_t writer;   /* last thread that wrote (sockets, pipes) */
@@ -55,6 +56,11 @@ void zc_fdtab_forget_range(unsigned lo, unsigned hi);
 void zc_fdtab_forget_all(void);
 void zc_fdtab_set_flags(int fd, int flags);
 void zc_fdtab_set_lease(int fd, uint64_t gen, int state);
+/* A rewrite from a leased source: enter returns 0 and counts it in flight only while the lease of
+ * this generation is held; a break (state no longer HELD) waits until inflight reaches 0. */
+int zc_fdtab_lease_enter(int fd, uint64_t gen);
+void zc_fdtab_lease_leave(int fd, uint64_t gen);
+int zc_fdtab_lease_inflight(int fd, uint64_t gen);
 /* Marks this thread as writer; returns 1 when another thread wrote to fd before. */
 int zc_fdtab_note_writer(int fd, pid_t tid);
 /* Bumps or reads the count of records from this source that died unused (step-down). */

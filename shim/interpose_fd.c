@@ -20,7 +20,6 @@ static void gone(int fd)
 {
 	enter();
 	zc_detect_drop_fd(fd);
-	zc_lease_forget(fd);
 	zc_fdtab_forget(fd);
 	leave();
 }
@@ -51,7 +50,7 @@ EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
 	if (zc_active() && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		enter();
-		for (unsigned fd = lo; fd <= hi && fd < 4096; fd++) zc_detect_drop_fd((int)fd), zc_lease_forget((int)fd);
+		for (unsigned fd = lo; fd <= hi && fd < 4096; fd++) zc_detect_drop_fd((int)fd);
 		zc_fdtab_forget_range(lo, hi);
 		leave();
 	}

@@ -14,10 +14,6 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
-#define FDS 4096 /* sources above this number are not leased (and so not rewritten) */
-
-static uint8_t broken[FDS];
-static int inflight[FDS];
 static pid_t lease_tid;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready_flag;
@@ -51,10 +47,9 @@ static void handle_break(int fd)
 {
 	struct zc_fd_info i;
 	zc_count(ZC_lease_broken, 1);
-	if (fd < 0 || fd >= FDS || zc_fdtab_get(fd, &i) < 0) return;
+	if (fd < 0 || zc_fdtab_get(fd, &i) < 0) return;
 	uint64_t gen = i.gen;
-	__atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST);
-	zc_fdtab_set_lease(fd, gen, ZC_LS_BROKEN); /* reads from now on are written as they are */
+	zc_fdtab_set_lease(fd, gen, ZC_LS_BROKEN); /* no rewrite enters from now on; reads are plain */
 	if (on_break) on_break(fd);
 	long break_ms = 45000;
 	char txt[32];
@@ -65,7 +60,7 @@ static void handle_break(int fd)
 		if (n > 0) txt[n] = 0, break_ms = atol(txt) * 1000;
 	}
 	long deadline = break_ms > 2000 ? break_ms - 1000 : break_ms / 2, waited = 0;
-	while (__atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST) && waited < deadline) sleep_ms(1), waited++;
+	while (zc_fdtab_lease_inflight(fd, gen) && waited < deadline) sleep_ms(1), waited++;
 	for (int k = 0; k < ZC_FD_DSTS; k++)
 		while (i.dsts[k] >= 0 && queued(i.dsts[k]) && waited < deadline) sleep_ms(1), waited++;
 	if (zc_fdtab_get(fd, &i) == 0 && i.gen == gen && zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK) == 0)
@@ -118,14 +113,12 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 {
 	if (state != ZC_LS_NONE) return state;
 	if (zc_cfg.lease == ZC_LEASE_OFF) state = ZC_LS_NOT_NEEDED;
-	else if (fd >= FDS) state = ZC_LS_DENIED;
 	else {
 		pthread_once(&once, start);
 		struct f_owner_ex owner = {F_OWNER_TID, lease_tid};
 		state = ZC_LS_DENIED;
 		if (ready_flag && zc_raw_fcntl(fd, F_SETSIG, zc_cfg.lease_signal) == 0 &&
 		    zc_raw_fcntl(fd, F_SETOWN_EX, &owner) == 0) {
-			__atomic_store_n(&broken[fd], 0, __ATOMIC_SEQ_CST);
 			if (zc_raw_fcntl(fd, F_SETLEASE, F_RDLCK) == 0) state = ZC_LS_HELD;
 			else zc_log(ZC_LOG_INFO, "no read lease on fd %d (errno %d)", fd, errno);
 		}
@@ -137,28 +130,6 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 	}
 	zc_fdtab_set_lease(fd, gen, state);
 	return state;
-}
-
-/* zc_lease_enter — counts a rewrite in flight, then checks the break mark (in that order: see handle_break). */
-int zc_lease_enter(int fd)
-{
-	if (fd < 0 || fd >= FDS) return -1;
-	__atomic_fetch_add(&inflight[fd], 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&broken[fd], __ATOMIC_SEQ_CST)) {
-		__atomic_fetch_sub(&inflight[fd], 1, __ATOMIC_SEQ_CST);
-		return -1;
-	}
-	return 0;
-}
-
-void zc_lease_leave(int fd)
-{
-	__atomic_fetch_sub(&inflight[fd], 1, __ATOMIC_SEQ_CST);
-}
-
-void zc_lease_forget(int fd)
-{
-	if (fd >= 0 && fd < FDS) __atomic_store_n(&broken[fd], 0, __ATOMIC_SEQ_CST);
 }
 
 /* undo — gives back what zc_lease_prepare set up: the lease, its signal, its owner. */
@@ -175,14 +146,13 @@ void zc_lease_hand_over(int fd)
 {
 	struct zc_fd_info i;
 	if (zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
+	zc_fdtab_set_lease(fd, i.gen, ZC_LS_PROGRAM); /* no new rewrite from it */
 	if (i.lease == ZC_LS_HELD) {
-		if (fd < FDS) __atomic_store_n(&broken[fd], 1, __ATOMIC_SEQ_CST); /* no new rewrite from it */
-		while (fd < FDS && __atomic_load_n(&inflight[fd], __ATOMIC_SEQ_CST)) sched_yield();
+		while (zc_fdtab_lease_inflight(fd, i.gen)) sched_yield();
 		if (on_break) on_break(fd);
 		undo(fd);
 		zc_count(ZC_lease_released, 1);
 	}
-	zc_fdtab_set_lease(fd, i.gen, ZC_LS_PROGRAM);
 }
 
 /* give_back — one entry's lease returned before exec. */

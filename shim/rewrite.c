@@ -275,13 +275,13 @@ static ssize_t rewrite(const struct zc_wreq *w)
 			continue;
 		}
 		int fallback = 0, err = 0;
-		if (s[i].leased && zc_lease_enter(s[i].m.src_fd)) {
+		if (s[i].leased && zc_fdtab_lease_enter(s[i].m.src_fd, s[i].m.src_gen)) {
 			zc_count(ZC_fb_lease_broken, 1);
 			ret = finish(w, d.kind, s, ns, i, 0, dpos);
 			goto finished;
 		}
 		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback);
-		if (s[i].leased) zc_lease_leave(s[i].m.src_fd);
+		if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
 		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
 		if (fallback && !moved && !done) {
 			zc_count(fallback, 1);
