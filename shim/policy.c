@@ -85,15 +85,14 @@ enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info 
 	return 0;
 }
 
-enum zc_counter zc_policy_request(const struct zc_wreq *w, const struct zc_fd_info *d, int ns, int nfile,
-				  size_t file_bytes)
+enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer)
 {
 	if (!nfile) return ZC_fb_no_record;
 	if ((long)file_bytes < zc_policy_min_bytes(d->kind)) return ZC_fb_small;
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return ZC_fb_mixed;
 	/* a socket written by several threads: a call split in two could interleave with another's */
-	if (zc_fdtab_note_writer(w->fd, zc_tid())) return ZC_fb_multi_writer;
+	if (multi_writer) return ZC_fb_multi_writer;
 	return 0;
 }
 

@@ -32,9 +32,9 @@ int zc_policy_on_stack(const void *buf);
 long zc_policy_min_bytes(int kind);
 /* zc_policy_dest — the destination and the call's flags allow a rewrite: 0, or why not. */
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d);
-/* zc_policy_request — after matching: nfile of ns segments (file_bytes bytes) came from records. */
-enum zc_counter zc_policy_request(const struct zc_wreq *w, const struct zc_fd_info *d, int ns, int nfile,
-				  size_t file_bytes);
+/* zc_policy_request — after matching: nfile of ns segments (file_bytes bytes) came from records;
+ * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer). */
+enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer);
 /* zc_policy_source — the record's source is still the file that was read and still guarded;
  * *leased: its lease must be entered around the transfer. */
 enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased);

@@ -96,6 +96,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	*nsp = 0;
 	if (why) return pass(why);
 	if (w->iovcnt > MAXSEG || w->iovcnt < 0) return pass(ZC_fb_flags);
+	int multi = zc_fdtab_note_writer(w->fd, zc_tid()); /* every write counts, rewritten or not */
 	*total = 0;
 	for (int k = 0; k < w->iovcnt; k++) {
 		if (!w->iov[k].iov_len) continue;
@@ -114,7 +115,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		*total += s[ns++].n;
 		*nsp = ns;
 	}
-	if ((why = zc_policy_request(w, d, ns, nfile, file_bytes))) return pass(why);
+	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi))) return pass(why);
 	for (int k = 0; k < ns; k++)
 		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased))) return pass(why);
 	*nsp = ns;
