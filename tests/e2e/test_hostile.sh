@@ -117,7 +117,7 @@ case_opener() {
 	begin source_opened_for_writing_while_program_changes_buffers
 	cp "$T/f1" "$T/f1.opened"
 	READER=(sha256sum) SIDE=side_opener
-	both op modify --src "$T/f1.opened" --passes 200
+	both op modify --src "$T/f1.opened" --passes 1000
 	READER=(cat) SIDE=
 	same_behaviour op
 	local opens
