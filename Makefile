@@ -21,7 +21,7 @@ PROGS      := $(PROG_SRCS:tests/progs/%.c=$(B)/progs/%)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNITS      := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all deps test unit e2e demo bench asan install uninstall clean
+.PHONY: all deps test unit e2e demo bench asan san install uninstall clean
 all: $(B)/libzcshim.so $(B)/zcshim $(PROGS)
 
 deps:
@@ -45,10 +45,19 @@ $(B)/unit/%: tests/unit/%.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ishim -o $@ $< $(CORE_OBJS) -lcriterion $(LDLIBS)
 
+# make test: the normal suite, then (tests/run-sanitized.sh) `make san` and the unit tests and a
+# subset of the e2e scripts against the ASan+UBSan build. Last line: "test: N passed, N failed".
 test:
 	@tools/install-deps.sh test
 	@$(MAKE) --no-print-directory all $(UNITS)
-	@tests/run-tests.sh
+	@tests/run-sanitized.sh --after-suite tests/run-tests.sh
+
+# Sanitized build in build/san. The flags ride on CC so that they reach the link lines too
+# (the shared library is linked with -z defs and needs the sanitizer runtimes).
+SAN_B     := build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+san:
+	@$(MAKE) --no-print-directory B=$(SAN_B) CC="$(CC) $(SAN_FLAGS)" all $(UNIT_SRCS:tests/unit/%.c=$(SAN_B)/unit/%)
 
 unit: all $(UNITS)
 	@tests/run-tests.sh unit
