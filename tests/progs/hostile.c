@@ -14,14 +14,16 @@
  *   --bytes N[KM]   (reset-recv, pipe-reader) bytes to read before closing / stopping
  *   --sigpipe ignore|default                       --deadline S   the program gives up after S s
  *                                                                 (exit 4, "exit 4 DEADLINE"; 30)
+ *   --seconds S     (sigwrite) how long to copy (default 5)
  * Cases (issue 7 item in brackets); the destination is stdout unless said otherwise:
  *   blocked-worker [1]  a worker thread with every signal blocked (and a sigwait thread) copies,
  *                       changing one byte of every odd chunk
  *   sigwrite [2]        a SIGUSR1 handler writes to a self-pipe; a timer sends SIGUSR1 every
- *                       10 us while the program copies to --out for --seconds (5), changing
- *                       every odd chunk
+ *                       10 us while the program copies to --out (each pass from its start) for
+ *                       --seconds, changing every odd chunk; only unusual results are logged
  *   modify [3]          copies --passes times (reopening the source), changing every chunk
- *   opener [3]          (helper) opens --src for writing every 200 us until the parent dies
+ *   opener [3]          (helper) opens --src for writing (and closes it) every 200 us until
+ *                       SIGTERM; logs how many opens it made
  *   reset [4]           copies to TCP --port until a write fails (the peer resets)
  *   reset-recv [4]      (helper) accepts one connection, reads --bytes slowly, closes unread
  *   eintr-read [5a]     a read from an empty pipe, SIGALRM after 1 s; variant: siginterrupt-signal
@@ -31,10 +33,12 @@
  *   pipe-reader [5b]    (helper) stdin to --out: reads --bytes, stops until the writer is gone,
  *                       then drains the rest
  *   prot [6]            copies; on chunks 3, 5, 7...: variant mprotect-rw | mprotect-none-rw |
- *                       mprotect-ro | map-fixed-anon | map-fixed-file, then the write
+ *                       mprotect-rwx (each then fills most of the buffer) | map-fixed-anon |
+ *                       map-fixed-file (a new mapping, left as it is), then the write
  *   segv [7]            the program's own SIGSEGV: variant ign-before | ign-after | sigset |
  *                       bsd_signal | sysv_signal | raw | sigaction | resethand | selfcheck | two-threads
- *   iov [8]             readv/preadv/writev/pwritev/sendmsg with bad iovec arrays
+ *   iov [8]             variant readv | preadv | writev | pwritev | sendmsg: after a copy loop,
+ *                       with a chunk still recorded, the call with bad iovec arrays (one line each)
  *   worker-bufs [9]     a worker thread copies through a buffer: variant main-mmap | main-malloc |
  *                       hole-mmap | hole-malloc | arena
  *
