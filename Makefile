@@ -70,8 +70,9 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@$(B)/zcshim bench --demo
 
-asan:
-	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer" all
+# the old name: CFLAGS given on the command line replaced the project's own flags (-fPIC...) and
+# never reached the link lines
+asan: san
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
