@@ -42,12 +42,12 @@ status() {
 # stdout, "@D" becomes the run directory), SIDE (a function started beside the program with the run
 # directory, stopped with SIGTERM when the program is done), SHIPPED (non-empty: the shim run gets
 # the shipped defaults, not LOW).
-READER=(cat) SIDE= SHIPPED=
+READER=(cat) SIDE='' SHIPPED=''
 
 # run VARIANT NAME [ENV... --] ARGS...: one hostile run, base (no shim) or shim (with LOW and ENV).
 # "@D" in ARGS becomes the run directory.
 run() {
-	local v=$1 n=$2 d a spid= pre=() envs=() args=() rd=()
+	local v=$1 n=$2 d a spid='' pre=() envs=() args=() rd=()
 	shift 2
 	for a in "$@"; do [ "$a" = -- ] && { while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift; break; }; done
 	d=$(D "$n" "$v")
@@ -104,7 +104,7 @@ case_blocked_worker() {
 	begin worker_with_all_signals_blocked_changes_its_buffer_shipped_defaults
 	SHIPPED=1
 	both bw_shipped blocked-worker --src "$T/f1"
-	SHIPPED=
+	SHIPPED=''
 	same_behaviour bw_shipped
 	rewritten bw_shipped rw_splice
 	end
@@ -130,7 +130,7 @@ case_opener() {
 	cp "$T/f1" "$T/f1.opened"
 	READER=(sha256sum) SIDE=side_opener
 	both op modify --src "$T/f1.opened" --passes 1000
-	READER=(cat) SIDE=
+	READER=(cat) SIDE=''
 	same_behaviour op
 	local opens
 	opens=$(sed -n 's/^opens \([0-9]*\).*/\1/p' "$(D op shim)/opener.log")
@@ -161,15 +161,15 @@ run_reset() { # VARIANT NAME SIGPIPE
 case_reset() { # SIGPIPE
 	local n=rst_$1
 	begin "peer_resets_connection_sigpipe_$1"
-	run_reset base $n "$1"
-	run_reset shim $n "$1"
+	run_reset base "$n" "$1"
+	run_reset shim "$n" "$1"
 	head -c $MB "$T/f8" >"$T/f8.1M"
-	need "base writes '$(shape "$(D $n base)")', want a partial count then ECONNRESET (the scenario did not reproduce)" \
-		[ "$(shape "$(D $n base)")" = "full partial -1:ECONNRESET exit 1 ECONNRESET" ]
-	need "base $(status "$(rc $n base)"), shim $(status "$(rc $n shim)")" [ "$(rc $n base)" = "$(rc $n shim)" ]
-	need "writes: base '$(shape "$(D $n base)")', shim '$(shape "$(D $n shim)")'" [ "$(shape "$(D $n base)")" = "$(shape "$(D $n shim)")" ]
-	need "the receiver did not get the first 1 MiB with the shim" cmp -s "$(D $n shim)/out" "$T/f8.1M"
-	rewritten $n rw_sendfile
+	need "base writes '$(shape "$(D "$n" base)")', want a partial count then ECONNRESET (the scenario did not reproduce)" \
+		[ "$(shape "$(D "$n" base)")" = "full partial -1:ECONNRESET exit 1 ECONNRESET" ]
+	need "base $(status "$(rc "$n" base)"), shim $(status "$(rc "$n" shim)")" [ "$(rc "$n" base)" = "$(rc "$n" shim)" ]
+	need "writes: base '$(shape "$(D "$n" base)")', shim '$(shape "$(D "$n" shim)")'" [ "$(shape "$(D "$n" base)")" = "$(shape "$(D "$n" shim)")" ]
+	need "the receiver did not get the first 1 MiB with the shim" cmp -s "$(D "$n" shim)/out" "$T/f8.1M"
+	rewritten "$n" rw_sendfile
 	end
 }
 
@@ -213,17 +213,17 @@ case_prot() { # VARIANT
 case_segv() { # VARIANT
 	local n=sg_$1
 	begin "own_sigsegv_disposition_$1"
-	both $n ZCSHIM_LEASE=off -- segv --variant "$1" --src "$T/f1"
+	both "$n" ZCSHIM_LEASE=off -- segv --variant "$1" --src "$T/f1"
 	# resethand: the program's second fault on its trap page meets the default action
-	same_behaviour $n "$([ "$1" = resethand ] && echo 139 || echo 0)"
-	[ "$(rc $n base)" = 0 ] && rewritten $n rw_splice # a program killed by SIGSEGV leaves no counters
+	same_behaviour "$n" "$([ "$1" = resethand ] && echo 139 || echo 0)"
+	[ "$(rc "$n" base)" = 0 ] && rewritten "$n" rw_splice # a program killed by SIGSEGV leaves no counters
 	end
 }
 # the race of two first guards is rare: five runs, each must behave as without the shim
 case_segv_two_threads() {
-	local i bad=0 first=
+	local bad=0 first=''
 	begin own_sigsegv_disposition_two_threads_guard_first_buffers_at_once_x5
-	for i in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		both sg_tt ZCSHIM_LEASE=off -- segv --variant two-threads --src "$T/f1"
 		if [ "$(rc sg_tt base)" != "$(rc sg_tt shim)" ] || ! same_log sg_tt; then
 			bad=$((bad + 1))
@@ -252,10 +252,10 @@ case_iov() { # CALL
 case_worker_bufs() { # VARIANT
 	local n=wb_$1
 	begin "worker_thread_buffer_$1_is_not_a_stack_buffer"
-	both $n ZCSHIM_LEASE=off -- worker-bufs --variant "$1" --src "$T/f1"
-	same_behaviour $n
-	need "records_skipped_stack $(st $n records_skipped_stack), want 0" [ "$(st $n records_skipped_stack)" = 0 ]
-	rewritten $n rw_splice
+	both "$n" ZCSHIM_LEASE=off -- worker-bufs --variant "$1" --src "$T/f1"
+	same_behaviour "$n"
+	need "records_skipped_stack $(st "$n" records_skipped_stack), want 0" [ "$(st "$n" records_skipped_stack)" = 0 ]
+	rewritten "$n" rw_splice
 	end
 }
 
