@@ -77,14 +77,19 @@ static long parse_bytes(const char *val)
 /* parse_signal — SIGRTMIN+N, SIGRTMAX-N or a number inside the real-time range. */
 static int parse_signal(const char *val)
 {
-	long v;
+	long v, d;
 	char *end;
+	/* offsets are bounded before adding: a huge one must be rejected, not overflow */
 	if (!strncasecmp(val, "SIGRTMIN", 8)) {
-		v = SIGRTMIN + (val[8] ? strtol(val + 8, &end, 10) : 0);
+		d = val[8] ? strtol(val + 8, &end, 10) : 0;
 		if (val[8] && (*end || val[8] != '+')) return -1;
+		if (d < 0 || d > 64) return -1;
+		v = SIGRTMIN + d;
 	} else if (!strncasecmp(val, "SIGRTMAX", 8)) {
-		v = SIGRTMAX + (val[8] ? strtol(val + 8, &end, 10) : 0);
+		d = val[8] ? strtol(val + 8, &end, 10) : 0;
 		if (val[8] && (*end || val[8] != '-')) return -1;
+		if (d < -64 || d > 0) return -1;
+		v = SIGRTMAX + d;
 	} else {
 		if (!isdigit((unsigned char)*val)) return -1;
 		v = strtol(val, &end, 10);

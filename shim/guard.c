@@ -25,6 +25,7 @@
 #ifndef PAGEMAP_SCAN
 #define PAGE_IS_WPALLOWED (1 << 0)
 #define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_FILE (1 << 2)
 #define PAGE_IS_PRESENT (1 << 3)
 struct page_region {
 	uint64_t start, end, categories;
@@ -96,15 +97,32 @@ static int writeprotect(void *lo, size_t len, int wp)
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
 }
 
+/* shared_pages — some page of the range maps a file or shared memory (-1: cannot tell). */
+static int shared_pages(const void *lo, size_t len)
+{
+	struct page_region v[1];
+	struct pm_scan_arg a = {.size = sizeof a, .start = (uintptr_t)lo, .end = (uintptr_t)lo + len, .vec = (uintptr_t)v,
+				.vec_len = 1, .category_mask = PAGE_IS_FILE, .return_mask = PAGE_IS_FILE};
+	long n = ioctl(pagemap, PAGEMAP_SCAN, &a);
+	return n < 0 ? -1 : n > 0;
+}
+
 /* zc_guard_open — registration is kept for good (it costs nothing afterwards), so the steady state
- * of a reused buffer is one ioctl here. */
+ * of a reused buffer is one ioctl here. Only private anonymous memory can be vouched for: another
+ * mapping or a pwrite changes shared or file pages without a write in our page tables (the check
+ * refuses those pages too, for ranges mapped again later). */
 int zc_guard_open(void *lo, size_t len)
 {
 	if (!ready()) return -ENOTSUP;
 	int r = writeprotect(lo, len, 0);
 	if (r != -ENOENT && r != -EINVAL) return r;
 	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP};
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* file mappings, other uffds: EINVAL, EBUSY */
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
+	if (shared_pages(lo, len)) {
+		struct uffdio_range un = {(uintptr_t)lo, len};
+		ioctl(uffd, UFFDIO_UNREGISTER, &un);
+		return -EINVAL;
+	}
 	return writeprotect(lo, len, 0);
 }
 
@@ -115,7 +133,9 @@ int zc_guard_arm(void *lo, size_t len)
 }
 
 /* zc_guard_check — clean only if the whole range answers in one run of present, registered,
- * still-protected pages; anything else (written, zapped by madvise, swapped, remapped) is not. */
+ * still-protected anonymous private pages; anything else (written, zapped by madvise, swapped,
+ * remapped) is not. Shared or file pages never are: another mapping or a pwrite can change them
+ * without touching our page tables. */
 enum zc_guard_verdict zc_guard_check(const void *lo, size_t len)
 {
 	struct page_region v[2];
@@ -123,7 +143,7 @@ enum zc_guard_verdict zc_guard_check(const void *lo, size_t len)
 	if (__atomic_load_n(&gstate, __ATOMIC_ACQUIRE) != G_READY) return ZC_GUARD_ERROR;
 	struct pm_scan_arg a = {.size = sizeof a, .start = (uintptr_t)lo, .end = (uintptr_t)lo + len,
 				.vec = (uintptr_t)v, .vec_len = 2,
-				.return_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_PRESENT};
+				.return_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_FILE};
 	long n = ioctl(pagemap, PAGEMAP_SCAN, &a);
 	if (n < 0) return ZC_GUARD_ERROR;
 	if (n == 1 && v[0].start == a.start && v[0].end == a.end &&

@@ -18,8 +18,11 @@
 
 extern char **environ;
 
-static void prepare(void) { zc_detect_atfork_prepare(); zc_fdtab_atfork_prepare(); }
-static void parent(void) { zc_fdtab_atfork_parent(); zc_detect_atfork_parent(); }
+/* The tables stay locked across fork so the child gets them whole; the forking thread counts as
+ * inside the shim meanwhile, so a signal handler's write there passes through instead of waiting
+ * for a lock its own thread holds. */
+static void prepare(void) { zc_depth++; zc_detect_atfork_prepare(); zc_fdtab_atfork_prepare(); }
+static void parent(void) { zc_fdtab_atfork_parent(); zc_detect_atfork_parent(); zc_depth--; }
 
 /* child — fresh counters, free locks, leases that belong to the parent. */
 static void child(void)
@@ -30,6 +33,7 @@ static void child(void)
 	zc_guard_atfork_child();
 	zc_stats_reset();
 	zc_lease_atfork_child();
+	zc_depth--;
 }
 
 /* open_log — log_file opened once, moved to a high close-on-exec descriptor. */

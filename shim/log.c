@@ -56,7 +56,7 @@ int zc_log_vformat(char *out, size_t cap, const char *fmt, va_list ap)
 		}
 		case 'd': {
 			int64_t v = lng ? va_arg(ap, long) : va_arg(ap, int);
-			pos = put_num(out, pos, cap, v < 0 ? (uint64_t)-v : (uint64_t)v, 10, v < 0);
+			pos = put_num(out, pos, cap, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 10, v < 0); /* LONG_MIN too */
 			break;
 		}
 		case 'u':
