@@ -40,8 +40,11 @@ unsigned zc_detect_live;
 
 static void lock(void)
 {
+	unsigned spins = 0;
 	while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED))
+			if (++spins % 128) __builtin_ia32_pause();
+			else syscall(SYS_sched_yield); /* more threads than cores: let the holder run */
 }
 
 static void unlock(void)
@@ -264,13 +267,18 @@ void zc_detect_consumed(const struct zc_match *m, size_t done)
 	retire_id(m->slot, m->id);
 }
 
-/* Fork: the child's copy of the buffers lost the guard (guard.c), so its guarded records mean
- * nothing; notes still explain why a write is not rewritten. */
-void zc_detect_atfork_prepare(void) { lock(); }
-void zc_detect_atfork_parent(void) { unlock(); }
+/* Fork: no lock is held across it (see fdtab.c). The child's copy of the buffers lost the guard
+ * (guard.c), so its guarded records mean nothing; notes still explain a fallback, unless the table
+ * was caught mid-change, then nothing in it is kept. */
 void zc_detect_atfork_child(void)
 {
-	for (int s = 0; s < hiwater; s++)
-		if (is_guarded(&recs[s])) retire_locked(s, NULL);
-	unlock();
+	int torn = __atomic_load_n(&lock_word, __ATOMIC_RELAXED);
+	for (int s = 0; s < ZC_MAX_RECORDS; s++)
+		if (torn || is_guarded(&recs[s])) recs[s].state = ZC_REC_FREE;
+	unsigned live = 0;
+	hiwater = 0;
+	for (int s = 0; s < ZC_MAX_RECORDS; s++)
+		if (is_live(&recs[s])) live++, hiwater = s + 1;
+	__atomic_store_n(&zc_detect_live, live, __ATOMIC_RELAXED);
+	__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
 }

@@ -64,8 +64,6 @@ void zc_detect_drop_fd(int fd);
 enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m);
 /* done bytes of the matched range were sent; a record consumed to its end is retired. */
 void zc_detect_consumed(const struct zc_match *m, size_t done);
-void zc_detect_atfork_prepare(void);
-void zc_detect_atfork_parent(void);
 void zc_detect_atfork_child(void);
 
 #endif

@@ -30,6 +30,20 @@ static uint8_t kind_cache[FAST_FDS]; /* 0 = unknown; read without the lock */
 static struct entry *table;
 static struct entry *free_list;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int busy; /* set while the table is held: a child forked meanwhile cannot trust it */
+
+/* tlock/tunlock — the table lock, never held across fork (see zc_fdtab_atfork_child). */
+static void tlock(void)
+{
+	pthread_mutex_lock(&lock);
+	__atomic_store_n(&busy, 1, __ATOMIC_RELAXED);
+}
+
+static void tunlock(void)
+{
+	__atomic_store_n(&busy, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&lock);
+}
 static uint64_t next_gen = 1;
 
 /* pool_alloc — whole pages from mmap; only uthash's rare table growth comes here. */
@@ -99,14 +113,14 @@ static int classify(int fd, struct zc_fd_info *i)
 static int lookup_or_add(int fd, struct zc_fd_info *out)
 {
 	struct entry *e;
-	pthread_mutex_lock(&lock);
+	tlock();
 	HASH_FIND_INT(table, &fd, e);
 	if (e) {
 		*out = e->i;
-		pthread_mutex_unlock(&lock);
+		tunlock();
 		return 0;
 	}
-	pthread_mutex_unlock(&lock);
+	tunlock();
 
 	struct zc_fd_info i;
 	memset(&i, 0, sizeof i);
@@ -114,7 +128,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 	i.fd = fd;
 	if (classify(fd, &i) < 0) return -1;
 
-	pthread_mutex_lock(&lock);
+	tlock();
 	HASH_FIND_INT(table, &fd, e);
 	if (!e && (e = entry_new())) {
 		i.gen = next_gen++;
@@ -124,7 +138,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 	}
 	if (e) *out = e->i;
 	else *out = i; /* out of memory: answer, but remember nothing */
-	pthread_mutex_unlock(&lock);
+	tunlock();
 	return 0;
 }
 
@@ -162,21 +176,21 @@ void zc_fdtab_forget(int fd)
 {
 	struct entry *e;
 	if (fd < 0) return;
-	pthread_mutex_lock(&lock);
+	tlock();
 	HASH_FIND_INT(table, &fd, e);
 	if (e) remove_locked(e);
 	else if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], 0, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&lock);
+	tunlock();
 }
 
 /* zc_fdtab_forget_range — close_range(lo, hi). */
 void zc_fdtab_forget_range(unsigned lo, unsigned hi)
 {
 	struct entry *e, *tmp;
-	pthread_mutex_lock(&lock);
+	tlock();
 	HASH_ITER(hh, table, e, tmp)
 	if ((unsigned)e->i.fd >= lo && (unsigned)e->i.fd <= hi) remove_locked(e);
-	pthread_mutex_unlock(&lock);
+	tunlock();
 }
 
 /* zc_fdtab_forget_all — after exec-like events where nothing can be trusted. */
@@ -195,11 +209,11 @@ int zc_fdtab_revalidate(int fd, uint64_t gen)
 		zc_fdtab_forget(fd);
 		return 0;
 	}
-	pthread_mutex_lock(&lock);
+	tlock();
 	HASH_FIND_INT(table, &fd, e);
 	if (e && e->i.gen == gen && e->i.dev == st.st_dev && e->i.ino == st.st_ino) same = 1;
 	else if (e) remove_locked(e);
-	pthread_mutex_unlock(&lock);
+	tunlock();
 	return same;
 }
 
@@ -208,13 +222,13 @@ int zc_fdtab_revalidate(int fd, uint64_t gen)
 	do {                                                                       \
 		struct entry *e_;                                                      \
 		int fd_ = (FD);                                                        \
-		pthread_mutex_lock(&lock);                                             \
+		tlock();                                             \
 		HASH_FIND_INT(table, &fd_, e_);                                        \
 		if (e_ && ((G) == 0 || e_->i.gen == (G))) {                            \
 			struct zc_fd_info *i = &e_->i;                                     \
 			__VA_ARGS__;                                                       \
 		}                                                                      \
-		pthread_mutex_unlock(&lock);                                           \
+		tunlock();                                           \
 	} while (0)
 
 void zc_fdtab_set_flags(int fd, int flags)
@@ -301,12 +315,24 @@ void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)
 void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg)
 {
 	struct entry *e, *tmp;
-	pthread_mutex_lock(&lock);
+	tlock();
 	HASH_ITER(hh, table, e, tmp) fn(&e->i, arg);
-	pthread_mutex_unlock(&lock);
+	tunlock();
 }
 
-/* Fork: the child gets a consistent table and a lock nobody holds. */
-void zc_fdtab_atfork_prepare(void) { pthread_mutex_lock(&lock); }
-void zc_fdtab_atfork_parent(void) { pthread_mutex_unlock(&lock); }
-void zc_fdtab_atfork_child(void) { pthread_mutex_init(&lock, NULL); }
+/* Fork: no lock is held across it (a lock taken in a prepare handler deadlocks against a thread
+ * interrupted inside malloc whose signal handler writes). The child gets a fresh lock; a table
+ * caught in the middle of a change is not trusted: it is emptied, and the caller is told so. */
+int zc_fdtab_atfork_child(void)
+{
+	int torn = __atomic_load_n(&busy, __ATOMIC_RELAXED);
+	pthread_mutex_init(&lock, NULL);
+	busy = 0;
+	if (torn) {
+		table = NULL; /* entries leak into the pool: a rare child, a few KiB */
+		free_list = NULL;
+		memset(kind_cache, 0, sizeof kind_cache);
+		__atomic_store_n(&zc_fdtab_pending, 0, __ATOMIC_RELAXED);
+	}
+	return torn;
+}

@@ -73,9 +73,7 @@ void zc_fdtab_set_pending(int fd, int err);
 int zc_fdtab_take_pending(int fd);
 /* Calls fn for every entry (under the table lock: fn must not call back into fdtab). */
 void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg);
-/* Fork/exec hooks. */
-void zc_fdtab_atfork_prepare(void);
-void zc_fdtab_atfork_parent(void);
-void zc_fdtab_atfork_child(void);
+/* In a forked child: a fresh lock; returns 1 when the table was caught mid-change and emptied. */
+int zc_fdtab_atfork_child(void);
 
 #endif

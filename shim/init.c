@@ -18,22 +18,16 @@
 
 extern char **environ;
 
-/* The tables stay locked across fork so the child gets them whole; the forking thread counts as
- * inside the shim meanwhile, so a signal handler's write there passes through instead of waiting
- * for a lock its own thread holds. */
-static void prepare(void) { zc_depth++; zc_detect_atfork_prepare(); zc_fdtab_atfork_prepare(); }
-static void parent(void) { zc_fdtab_atfork_parent(); zc_detect_atfork_parent(); zc_depth--; }
 
 /* child — fresh counters, free locks, leases that belong to the parent. */
 static void child(void)
 {
 	zc_tid_cache = 0;
-	zc_fdtab_atfork_child();
+	int torn = zc_fdtab_atfork_child();
 	zc_detect_atfork_child();
 	zc_guard_atfork_child();
 	zc_stats_reset();
-	zc_lease_atfork_child();
-	zc_depth--;
+	zc_lease_atfork_child(torn);
 }
 
 /* open_log — log_file opened once, moved to a high close-on-exec descriptor. */
@@ -57,7 +51,7 @@ __attribute__((constructor)) static void zc_init(void)
 	m = p < m ? p : m;
 	zc_min_record = (size_t)(f < m ? f : m);
 	if (zc_min_record < 4096) zc_min_record = 4096; /* below a page there is no interior to guard */
-	pthread_atfork(prepare, parent, child);
+	pthread_atfork(NULL, NULL, child); /* no lock across fork: see fdtab.c */
 	__atomic_store_n(&zc_on, 1, __ATOMIC_RELEASE);
 	zc_log(ZC_LOG_DEBUG, "loaded, mode %d", zc_cfg.mode);
 }

@@ -18,6 +18,7 @@ static pid_t lease_tid;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready_flag;
 static void (*on_break)(int fd); /* set once in the constructor */
+static int untrusted;             /* a child whose descriptor table was lost at fork */
 
 void zc_lease_on_break(void (*fn)(int fd))
 {
@@ -113,6 +114,7 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 {
 	if (state != ZC_LS_NONE) return state;
 	if (zc_cfg.lease == ZC_LEASE_OFF) state = ZC_LS_NOT_NEEDED;
+	else if (untrusted) state = ZC_LS_INHERITED;
 	else {
 		pthread_once(&once, start);
 		struct f_owner_ex owner = {F_OWNER_TID, lease_tid};
@@ -176,10 +178,13 @@ static void inherit(struct zc_fd_info *i, void *arg)
 	if (i->lease == ZC_LS_HELD) i->lease = ZC_LS_INHERITED;
 }
 
-void zc_lease_atfork_child(void)
+/* torn: the descriptor table was lost at fork, so no descriptor of this child can be told from
+ * one whose lease the parent holds: none is leased (nor rewritten under lease = require). */
+void zc_lease_atfork_child(int torn)
 {
 	once = (pthread_once_t)PTHREAD_ONCE_INIT;
 	lease_tid = 0;
 	ready_flag = 0;
+	untrusted = torn;
 	zc_fdtab_each(inherit, NULL);
 }

@@ -13,7 +13,7 @@ void zc_lease_hand_over(int fd);
 void zc_lease_on_break(void (*fn)(int fd));
 /* Before exec: give every lease back (the signal would reach no thread afterwards). */
 void zc_lease_release_all(void);
-/* In a forked child: leases belong to the parent's thread. */
-void zc_lease_atfork_child(void);
+/* In a forked child: leases belong to the parent's thread; torn: the descriptor table was lost. */
+void zc_lease_atfork_child(int torn);
 
 #endif
