@@ -51,7 +51,7 @@ run() {
 	d=$(D "$n" "$v")
 	rm -rf "$d" && mkdir -p "$d"
 	if [ "$v" = shim ]; then
-		local shim_env=("${envs[@]}" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_LIB${LD_PRELOAD:+:$LD_PRELOAD}")
+		local shim_env=("${envs[@]}" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}")
 		if [ -n "$STRACE" ]; then
 			pre=(strace -f -q -e trace="$STRACE" -o "$d/strace")
 			for e in "${shim_env[@]}"; do pre+=(-E "$e"); done

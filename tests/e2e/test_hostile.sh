@@ -56,7 +56,7 @@ run() {
 	for a in "${READER[@]}"; do rd+=("${a//@D/$d}"); done
 	local low=("${LOW[@]}")
 	[ -n "$SHIPPED" ] && low=()
-	[ "$v" = shim ] && pre=(env "${low[@]}" "${envs[@]}" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_LIB${LD_PRELOAD:+:$LD_PRELOAD}")
+	[ "$v" = shim ] && pre=(env "${low[@]}" "${envs[@]}" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}")
 	[ -n "$SIDE" ] && { "$SIDE" "$d" & spid=$!; }
 	timeout -k 5 "$LIMIT" "${pre[@]}" "$H" "${args[@]}" --log "$d/log" | "${rd[@]}" >"$d/out"
 	echo "${PIPESTATUS[0]}" >"$d/rc"
