@@ -98,18 +98,25 @@ static int parse_signal(const char *val)
 	return (v >= SIGRTMIN && v <= SIGRTMAX) ? (int)v : -1;
 }
 
-/* clip — a value as it may appear in a message: at most 300 bytes, control bytes escaped. */
-static const char *clip(const char *v, char *out, size_t cap)
+/* clipn — n bytes of a value as they may appear in a message: at most 300, control bytes (NUL
+ * too) escaped. */
+static const char *clipn(const char *v, size_t len, char *out, size_t cap)
 {
-	size_t n = 0;
-	for (; *v && n + 5 < cap && n < 300; v++) {
-		unsigned char ch = (unsigned char)*v;
+	size_t n = 0, i = 0;
+	for (; i < len && n + 5 < cap && n < 300; i++) {
+		unsigned char ch = (unsigned char)v[i];
 		if (ch >= 0x20 && ch != 0x7f) out[n++] = (char)ch;
 		else n += (size_t)zc_log_format(out + n, cap - n, "\\x%c%c", "0123456789abcdef"[ch >> 4], "0123456789abcdef"[ch & 15]);
 	}
-	if (*v && n + 4 < cap) memcpy(out + n, "...", 3), n += 3;
+	if (i < len && n + 4 < cap) memcpy(out + n, "...", 3), n += 3;
 	out[n] = 0;
 	return out;
+}
+
+/* clip — a NUL-terminated value, clipped and escaped as clipn does. */
+static const char *clip(const char *v, char *out, size_t cap)
+{
+	return clipn(v, strlen(v), out, cap);
 }
 
 /* say — one message line on err_fd; the newline survives any truncation. */
@@ -191,52 +198,97 @@ static char *trim(char *s)
 	return s;
 }
 
-/* zc_config_parse_text — "key = value" lines; '#' starts a comment; returns bad lines. */
-int zc_config_parse_text(struct zc_config *c, const char *text, const char *path, int err_fd)
+/* parse_line — one line of a file, NUL-terminated, at most ZC_CONFIG_LINE_MAX - 1 bytes; 0 or -1. */
+static int parse_line(struct zc_config *c, char *line, const char *origin, int err_fd)
+{
+	char *hash = strchr(line, '#');
+	if (hash) *hash = 0;
+	char *s = trim(line);
+	if (!*s) return 0;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		char v[320];
+		say(err_fd, "zcshim: %s: expected 'key = value', got '%s'", origin, clip(s, v, sizeof v));
+		return -1;
+	}
+	*eq = 0;
+	char *key = trim(s), *val = trim(eq + 1);
+	if (zc_config_set(c, key, val, origin, err_fd) < 0) return -1;
+	c->origin[key_index(key)] = ZC_ORIGIN_FILE;
+	return 0;
+}
+
+/* unreadable_line — a line refused as a whole (too long, or holding a NUL byte): never cut short
+ * and its start used, since the start alone can mean something else ("1" of "1000"). */
+static int unreadable_line(const char *p, size_t len, const char *origin, int err_fd)
+{
+	char v[320];
+	if (memchr(p, 0, len))
+		say(err_fd, "zcshim: %s: NUL byte in line '%s' (accepted: text lines 'key = value'); line ignored", origin,
+		    clipn(p, len, v, sizeof v));
+	else
+		say(err_fd, "zcshim: %s: line of %zu bytes '%s' (accepted: lines shorter than %d bytes); line ignored", origin,
+		    len, clipn(p, len, v, sizeof v), ZC_CONFIG_LINE_MAX);
+	return -1;
+}
+
+/* zc_config_parse_buf — "key = value" lines; '#' starts a comment; returns bad lines. */
+int zc_config_parse_buf(struct zc_config *c, const char *text, size_t size, const char *path, int err_fd)
 {
 	int bad_lines = 0, lineno = 0;
-	const char *p = text;
-	while (*p) {
-		char line[1024], origin[320];
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+	const char *p = text, *end = text + size;
+	while (p < end) {
+		char line[ZC_CONFIG_LINE_MAX], origin[320], o[300];
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		lineno++;
-		if (len >= sizeof line) len = sizeof line - 1;
-		memcpy(line, p, len);
-		line[len] = 0;
-		p = nl ? nl + 1 : p + strlen(p);
-		char *hash = strchr(line, '#');
-		if (hash) *hash = 0;
-		char *s = trim(line);
-		if (!*s) continue;
-		zc_log_format(origin, sizeof origin, "%s:%d", path, lineno);
-		char *eq = strchr(s, '=');
-		if (!eq) {
-			char v[320];
-			say(err_fd, "zcshim: %s: expected 'key = value', got '%s'", origin, clip(s, v, sizeof v));
-			bad_lines++;
-			continue;
+		zc_log_format(origin, sizeof origin, "%s:%d", clip(path, o, sizeof o), lineno);
+		if (len >= sizeof line || memchr(p, 0, len)) bad_lines -= unreadable_line(p, len, origin, err_fd);
+		else {
+			memcpy(line, p, len);
+			line[len] = 0;
+			bad_lines -= parse_line(c, line, origin, err_fd);
 		}
-		*eq = 0;
-		char *key = trim(s), *val = trim(eq + 1);
-		if (zc_config_set(c, key, val, origin, err_fd) < 0) bad_lines++;
-		else c->origin[key_index(key)] = ZC_ORIGIN_FILE;
+		p = nl ? nl + 1 : end;
 	}
 	return bad_lines;
 }
 
-/* zc_config_load_file — reads a whole file with raw syscalls into a private mapping (no stdio). */
-int zc_config_load_file(struct zc_config *c, const char *path, int err_fd)
+/* zc_config_parse_text — zc_config_parse_buf of a NUL-terminated text. */
+int zc_config_parse_text(struct zc_config *c, const char *text, const char *path, int err_fd)
+{
+	return zc_config_parse_buf(c, text, strlen(text), path, err_fd);
+}
+
+/* open_conf — a config file opened without blocking (a FIFO or tty would stall the constructor);
+ * regular files only. fd, or -1 after one line on err_fd. */
+static int open_conf(const char *path, struct stat *st, int err_fd)
 {
 	char p[320];
-	struct stat st;
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || syscall(SYS_fstat, fd, &st) < 0) {
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || syscall(SYS_fstat, fd, st) < 0) {
 		say(err_fd, "zcshim: cannot read config file %s (errno %d); using defaults", clip(path, p, sizeof p), errno);
 		if (fd >= 0) zc_raw_close(fd);
 		return -1;
 	}
-	size_t cap = (size_t)st.st_size + 4096, len = 0; /* room for a file that grows meanwhile */
+	const char *kind = S_ISREG(st->st_mode) ? NULL : S_ISDIR(st->st_mode) ? "a directory" : S_ISFIFO(st->st_mode) ? "a FIFO"
+			   : S_ISCHR(st->st_mode) ? "a character device" : "not a regular file";
+	if (!kind && st->st_size > ZC_CONFIG_FILE_MAX) kind = "larger than 1 MiB";
+	if (kind) {
+		say(err_fd, "zcshim: config file %s is %s (accepted: a regular file up to 1 MiB); using defaults",
+		    clip(path, p, sizeof p), kind);
+		zc_raw_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* read_conf — reads an open config file with raw syscalls into a private mapping (no stdio) and
+ * parses it; closes fd. Returns bad lines, or -1. */
+static int read_conf(struct zc_config *c, int fd, const struct stat *st, const char *path, int err_fd)
+{
+	char p[320];
+	size_t cap = (size_t)st->st_size + 4096, len = 0; /* room for a file that grows meanwhile */
 	char *text = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (text == MAP_FAILED) {
 		zc_raw_close(fd);
@@ -244,12 +296,35 @@ int zc_config_load_file(struct zc_config *c, const char *path, int err_fd)
 		return -1;
 	}
 	ssize_t r;
-	while (len < cap - 1 && (r = zc_raw_read(fd, text + len, cap - 1 - len)) > 0) len += (size_t)r;
+	while (len < cap && (r = zc_raw_read(fd, text + len, cap - len)) > 0) len += (size_t)r;
 	zc_raw_close(fd);
-	text[len] = 0;
-	int n = zc_config_parse_text(c, text, path, err_fd);
+	int n = zc_config_parse_buf(c, text, len, path, err_fd);
 	syscall(SYS_munmap, text, cap);
 	return n;
+}
+
+/* zc_config_load_file — reads a whole file by path. */
+int zc_config_load_file(struct zc_config *c, const char *path, int err_fd)
+{
+	struct stat st;
+	int fd = open_conf(path, &st, err_fd);
+	return fd < 0 ? -1 : read_conf(c, fd, &st, path, err_fd);
+}
+
+/* zc_config_load_secure — secure-execution mode (setuid, setgid, file capabilities): the caller's
+ * environment and every file it could name are ignored; the system file counts only when root
+ * owns it and nobody else may write it. Nothing is printed: stderr belongs to the caller. */
+int zc_config_load_secure(struct zc_config *c, const char *system_path)
+{
+	struct stat st;
+	zc_config_defaults(c);
+	int fd = open_conf(system_path, &st, -1);
+	if (fd < 0) return 0; /* absent, or not a regular file: the built-in defaults */
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		zc_raw_close(fd);
+		return -1;
+	}
+	return read_conf(c, fd, &st, system_path, -1);
 }
 
 /* zc_config_load_env — ZCSHIM_MODE=eager and so on; ZCSHIM_CONF is the file, not a key. */
@@ -288,7 +363,7 @@ int zc_config_load(struct zc_config *c, char *const *envp, int err_fd)
 	int bad_n = 0;
 	zc_config_defaults(c);
 	const char *path = env_get(envp, "ZCSHIM_CONF");
-	if (!(path && *path) && syscall(SYS_faccessat, AT_FDCWD, "/etc/zcshim.conf", R_OK) == 0) path = "/etc/zcshim.conf";
+	if (!(path && *path) && syscall(SYS_faccessat, AT_FDCWD, ZC_CONFIG_SYSTEM_FILE, R_OK) == 0) path = ZC_CONFIG_SYSTEM_FILE;
 	if (path && *path) {
 		int r = zc_config_load_file(c, path, err_fd);
 		bad_n += r < 0 ? 1 : r;

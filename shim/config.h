@@ -8,6 +8,9 @@ enum zc_mode { ZC_MODE_OFF, ZC_MODE_EAGER };
 enum zc_lease_policy { ZC_LEASE_REQUIRE, ZC_LEASE_PREFER, ZC_LEASE_OFF };
 
 #define ZC_CONFIG_MAX_KEYS 16
+#define ZC_CONFIG_LINE_MAX 1024      /* a longer line is refused whole, never cut */
+#define ZC_CONFIG_FILE_MAX (1 << 20) /* a larger config file is refused */
+#define ZC_CONFIG_SYSTEM_FILE "/etc/zcshim.conf"
 
 struct zc_config {
 	int mode;           /* enum zc_mode */
@@ -45,8 +48,15 @@ void zc_config_defaults(struct zc_config *c);
 int zc_config_set(struct zc_config *c, const char *key, const char *val, const char *origin, int err_fd);
 /* Parses a whole file's text; returns the number of bad lines. */
 int zc_config_parse_text(struct zc_config *c, const char *text, const char *path, int err_fd);
-/* Loads a file by path; returns bad lines, or -1 if it cannot be read (one line on err_fd). */
+/* The same for size bytes that may hold NUL bytes (each line holding one is a bad line). */
+int zc_config_parse_buf(struct zc_config *c, const char *text, size_t size, const char *path, int err_fd);
+/* Loads a file by path; returns bad lines, or -1 if it cannot be read or is not a regular file
+ * (one line on err_fd; never blocks on a FIFO or tty). */
 int zc_config_load_file(struct zc_config *c, const char *path, int err_fd);
+/* Secure-execution mode (AT_SECURE): defaults, then system_path only if it is a regular file owned
+ * by root and not writable by group or others; no environment, nothing printed. Returns 0, bad
+ * lines, or -1 when the file was present but not trusted. */
+int zc_config_load_secure(struct zc_config *c, const char *system_path);
 /* Applies ZCSHIM_<KEY> from envp; returns bad values. */
 int zc_config_load_env(struct zc_config *c, char *const *envp, int err_fd);
 /* Full lookup (defaults, ZCSHIM_CONF or /etc/zcshim.conf, environment); returns bad entries. */

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 
 
 extern char **environ;
@@ -30,19 +31,30 @@ static void child(void)
 	zc_lease_atfork_child(torn);
 }
 
-/* open_log — log_file opened once, moved to a high close-on-exec descriptor. */
+/* open_log — log_file opened once (safely, see zc_log_open_file), moved to a high close-on-exec
+ * descriptor; stderr, with one line saying why, when it cannot be used. */
 static int open_log(const char *path)
 {
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	return fd < 0 ? 2 : zc_high_fd(fd);
+	int fd = zc_log_open_file(path, 0, 1);
+	if (fd >= 0) return zc_high_fd(fd);
+	zc_log(ZC_LOG_WARN, "cannot use log_file %s (errno %d: a symbolic link, FIFO or other user's file is refused); "
+	       "logging to stderr", path, -fd);
+	return 2;
 }
 
+/* load_config — outside secure-execution mode, the whole lookup order; in it (setuid, setgid, file
+ * capabilities) the caller chose the environment and every path in it: only root's own system file. */
+static void load_config(void)
+{
+	if (getauxval(AT_SECURE)) zc_config_load_secure(&zc_cfg, ZC_CONFIG_SYSTEM_FILE);
+	else zc_config_load(&zc_cfg, environ, 2); /* read now: some servers clear their environment later */
+}
 
 __attribute__((constructor)) static void zc_init(void)
 {
 	zc_real_resolve();
 	zc_stats_init();
-	zc_config_load(&zc_cfg, environ, 2); /* read now: some servers clear their environment later */
+	load_config();
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
 	zc_lease_on_break(zc_detect_drop_fd); /* a broken lease ends the file's records */
 	if (zc_cfg.mode != ZC_MODE_OFF || zc_cfg.stats_file[0]) zc_stats_publish();
@@ -58,5 +70,8 @@ __attribute__((constructor)) static void zc_init(void)
 
 __attribute__((destructor)) static void zc_fini(void)
 {
+	zc_depth++;
+	zc_lease_release_all(); /* a dup or a child may keep the file open: nobody would answer a break */
+	zc_depth--;
 	zc_stats_dump("");
 }

@@ -1,9 +1,12 @@
-/* log.c — async-signal-safe logging with a small formatter of its own (no stdio, no malloc). */
+/* log.c — async-signal-safe logging with a small formatter of its own (no stdio, no malloc), and
+ * the one way the shim opens the files it writes (log_file, stats_file). */
 #include "log.h"
 #include "real.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int log_level = ZC_LOG_WARN;
@@ -110,4 +113,36 @@ void zc_log(enum zc_log_level lvl, const char *fmt, ...)
 	line[n++] = '\n';
 	zc_raw_write(log_fd, line, n);
 	errno = saved;
+}
+
+/* usable — an existing file the shim may write: a regular file of ours with no other name (not one
+ * planted for us under a predictable name), or a character device (a tty, /dev/null) if dev_ok. */
+static int usable(int fd, int dev_ok)
+{
+	struct stat st;
+	if (syscall(SYS_fstat, fd, &st) < 0) return -errno;
+	if (dev_ok && S_ISCHR(st.st_mode)) return 0;
+	if (!S_ISREG(st.st_mode)) return -EINVAL;
+	if (st.st_uid != (uid_t)syscall(SYS_geteuid) || st.st_nlink != 1) return -EPERM;
+	return 0;
+}
+
+/* zc_log_open_file — opens path for writing: never through a symbolic link (O_NOFOLLOW), never
+ * blocking (O_NONBLOCK: a FIFO without reader fails, one with a reader is refused), new files 0600,
+ * an existing file only if usable() (then emptied when truncate). fd, or -errno. */
+int zc_log_open_file(const char *path, int truncate, int dev_ok)
+{
+	int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (truncate ? 0 : O_APPEND);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_CREAT | O_EXCL, 0600);
+	if (fd >= 0 || errno != EEXIST) return fd >= 0 ? fd : -errno; /* new: ours, empty */
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, flags);
+	if (fd < 0) return -errno;
+	int err = usable(fd, dev_ok);
+	if (!err && truncate && syscall(SYS_ftruncate, fd, 0) < 0) err = -errno;
+	if (err) {
+		zc_raw_close(fd);
+		return err;
+	}
+	syscall(SYS_fcntl, fd, F_SETFL, flags & ~O_NONBLOCK); /* writes to a tty block as the program's own would */
+	return fd;
 }

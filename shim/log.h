@@ -12,6 +12,9 @@ int zc_log_vformat(char *out, size_t cap, const char *fmt, va_list ap);
 int zc_log_format(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void zc_log(enum zc_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void zc_log_set(int level, int fd);
+/* Opens log_file/stats_file safely (no symlink, no FIFO, no file of another user, new files 0600);
+ * truncate: empty an existing file; dev_ok: a character device is accepted. fd, or -errno. */
+int zc_log_open_file(const char *path, int truncate, int dev_ok);
 
 /* Logs a message once per process for a given static flag. */
 #define ZC_LOG_ONCE(lvl, ...)                                                     \

@@ -105,9 +105,11 @@ void zc_stats_dump(const char *suffix)
 	expand_path(path, sizeof path - 16, zc_cfg.stats_file);
 	strcat(path, suffix);
 	int len = zc_stats_format_json(buf, sizeof buf);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* never through a link, never blocking on a FIFO, never emptying a file that is not ours */
+	int fd = zc_log_open_file(path, 1, 0);
 	if (fd < 0 || len < 0) {
-		zc_log(ZC_LOG_WARN, "cannot write stats to %s (errno %d)", path, errno);
+		zc_log(ZC_LOG_WARN, "cannot write stats to %s (errno %d: a symbolic link, FIFO or other user's file is "
+		       "refused)", path, fd < 0 ? -fd : EOVERFLOW);
 		if (fd >= 0) zc_raw_close(fd);
 		return;
 	}

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char stat_usage[] = "usage: zcshim stat [--watch SECONDS] [PID]\n";
@@ -62,14 +60,14 @@ static int load(int pid, struct zc_stats *out, int loud)
 								     : "no such process");
 		return -1;
 	}
-	struct stat st;
-	void *p = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof *out)
-		p = mmap(NULL, sizeof *out, PROT_READ, MAP_SHARED, fd, 0);
+	/* pread, not mmap: the target may shrink its memfd at any moment, and a mapping past the end
+	 * raises SIGBUS in this tool; a short read is just "no counters" */
+	ssize_t got = pread(fd, out, sizeof *out, 0);
 	close(fd);
-	if (p == MAP_FAILED) return -1;
-	memcpy(out, p, sizeof *out);
-	munmap(p, sizeof *out);
+	if (got != (ssize_t)sizeof *out) {
+		if (loud) fprintf(stderr, "zcshim stat: pid %d: its counters file is %s\n", pid, got < 0 ? strerror(errno) : "too short");
+		return -1;
+	}
 	if (out->magic != ZC_STATS_MAGIC || out->ncounters != ZC_NCOUNTERS) {
 		if (loud) fprintf(stderr, "zcshim stat: pid %d runs another version of the shim\n", pid);
 		return -1;
