@@ -23,6 +23,7 @@ enum zc_lease_state {
 	ZC_LS_INHERITED,  /* held by the parent before fork: not ours to trust */
 	ZC_LS_NOT_NEEDED, /* lease = off */
 	ZC_LS_PROGRAM,    /* the program manages leases, signals or owner of this fd itself: hands off */
+	ZC_LS_BUSY,       /* EAGAIN: the file is open for writing somewhere; asked again at the next read */
 };
 
 #define ZC_FD_DSTS 4 /* destinations remembered per source, drained before a lease is released */

@@ -4,6 +4,7 @@
 #include "fdtab.h"
 #include "log.h"
 #include "real.h"
+#include "shim.h"
 #include "stats.h"
 
 #include <fcntl.h>
@@ -20,6 +21,18 @@ static int ready_flag;
 static void (*on_break)(int fd); /* set once in the constructor */
 static int untrusted;             /* a child whose descriptor table was lost at fork */
 
+/* A leased source the program closed while data sent from it was still queued: our duplicate keeps
+ * the lease (and the break signal names it) until the destinations drain. */
+#define KEEPERS 64
+struct keeper {
+	int fd; /* ours, high and close-on-exec; -1: free */
+	int dsts[ZC_FD_DSTS];
+	long waited_ms;
+};
+static struct keeper keepers[KEEPERS] = {[0 ... KEEPERS - 1] = {.fd = -1}};
+static int nkeepers;
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void zc_lease_on_break(void (*fn)(int fd))
 {
 	on_break = fn;
@@ -32,13 +45,74 @@ static void sleep_ms(long ms)
 	syscall(SYS_nanosleep, &ts, NULL);
 }
 
-/* queued — bytes still queued in a destination (socket send queue or pipe); 0 if unknown. */
+/* queued — bytes sent but not yet gone: a socket's send queue, a pipe's unread bytes. A regular
+ * file has none (copy_file_range and sendfile to a file are done when they return). */
 static int queued(int dst)
 {
-	int q = 0;
-	if (ioctl(dst, SIOCOUTQ, &q) == 0 && q > 0) return q;
-	if (ioctl(dst, FIONREAD, &q) == 0 && q > 0) return q;
+	int q = 0, kind = zc_fdtab_kind(dst);
+	if (kind == ZC_FD_TCP || kind == ZC_FD_UNIX) return ioctl(dst, SIOCOUTQ, &q) == 0 && q > 0 ? q : 0;
+	if (kind == ZC_FD_PIPE) return ioctl(dst, FIONREAD, &q) == 0 && q > 0 ? q : 0;
 	return 0;
+}
+
+static int any_queued(const int *dsts)
+{
+	for (int k = 0; k < ZC_FD_DSTS; k++)
+		if (dsts[k] >= 0 && queued(dsts[k])) return 1;
+	return 0;
+}
+
+/* break_deadline_ms — release a little before the kernel's lease-break time runs out. */
+static long break_deadline_ms(void)
+{
+	long break_ms = 45000;
+	char txt[32];
+	int bf = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/lease-break-time", O_RDONLY | O_CLOEXEC);
+	if (bf >= 0) {
+		ssize_t n = zc_raw_read(bf, txt, sizeof txt - 1);
+		zc_raw_close(bf);
+		if (n > 0) txt[n] = 0, break_ms = atol(txt) * 1000;
+	}
+	return break_ms > 2000 ? break_ms - 1000 : break_ms / 2;
+}
+
+/* undo — gives back what zc_lease_prepare set up: the lease, its signal, its owner. */
+static void undo(int fd)
+{
+	struct f_owner_ex none = {F_OWNER_PID, 0};
+	zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK);
+	zc_raw_fcntl(fd, F_SETSIG, 0);
+	zc_raw_fcntl(fd, F_SETOWN_EX, &none);
+}
+
+/* service_keepers — releases the kept leases whose data has left (or whose time ran out, or all of
+ * them with force); returns how many are still kept. */
+static int service_keepers(int force)
+{
+	pthread_mutex_lock(&keep_lock);
+	for (int k = 0; k < KEEPERS && nkeepers; k++) {
+		struct keeper *kp = &keepers[k];
+		if (kp->fd < 0) continue;
+		if (!force && any_queued(kp->dsts) && kp->waited_ms < break_deadline_ms()) continue;
+		undo(kp->fd);
+		zc_raw_close(kp->fd);
+		kp->fd = -1;
+		nkeepers--;
+		zc_count(ZC_lease_released, 1);
+	}
+	int left = nkeepers;
+	pthread_mutex_unlock(&keep_lock);
+	return left;
+}
+
+/* is_keeper — fd is one of our duplicates holding a closed source's lease. */
+static int is_keeper(int fd)
+{
+	int found = 0;
+	pthread_mutex_lock(&keep_lock);
+	for (int k = 0; k < KEEPERS && !found; k++) found = keepers[k].fd == fd;
+	pthread_mutex_unlock(&keep_lock);
+	return found;
 }
 
 /* handle_break — stop using the file, let rewrites in flight finish, drain, then give it back.
@@ -48,25 +122,17 @@ static void handle_break(int fd)
 {
 	struct zc_fd_info i;
 	zc_count(ZC_lease_broken, 1);
-	if (fd < 0 || zc_fdtab_get(fd, &i) < 0) return;
+	if (fd < 0 || is_keeper(fd)) return; /* kept: released by service_keepers once drained */
+	if (zc_fdtab_get(fd, &i) < 0 || i.lease != ZC_LS_HELD) return;
 	uint64_t gen = i.gen;
 	zc_fdtab_set_lease(fd, gen, ZC_LS_BROKEN); /* no rewrite enters from now on; reads are plain */
 	if (on_break) on_break(fd);
-	long break_ms = 45000;
-	char txt[32];
-	int bf = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/lease-break-time", O_RDONLY | O_CLOEXEC);
-	if (bf >= 0) {
-		ssize_t n = zc_raw_read(bf, txt, sizeof txt - 1);
-		zc_raw_close(bf);
-		if (n > 0) txt[n] = 0, break_ms = atol(txt) * 1000;
-	}
-	long deadline = break_ms > 2000 ? break_ms - 1000 : break_ms / 2, waited = 0;
+	long deadline = break_deadline_ms(), waited = 0;
 	while (zc_fdtab_lease_inflight(fd, gen) && waited < deadline) sleep_ms(1), waited++;
-	for (int k = 0; k < ZC_FD_DSTS; k++)
-		while (i.dsts[k] >= 0 && queued(i.dsts[k]) && waited < deadline) sleep_ms(1), waited++;
+	while (zc_fdtab_get(fd, &i) == 0 && i.gen == gen && any_queued(i.dsts) && waited < deadline) sleep_ms(1), waited++;
 	if (zc_fdtab_get(fd, &i) == 0 && i.gen == gen && zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK) == 0)
 		zc_count(ZC_lease_released, 1);
-	/* else the program closed it: the lease went with its open file description */
+	/* else the program closed it: zc_lease_closing released it or handed it to a keeper */
 	zc_log(ZC_LOG_INFO, "lease on fd %d broken; released after %ld ms", fd, waited);
 }
 
@@ -82,7 +148,17 @@ static void *lease_thread(void *arg)
 	__atomic_store_n(&lease_tid, zc_raw_gettid(), __ATOMIC_RELEASE);
 	for (;;) {
 		siginfo_t si;
-		if (sigwaitinfo(&mine, &si) == zc_cfg.lease_signal) handle_break(si.si_fd);
+		struct timespec tick = {0, 5 * 1000000L}; /* kept leases are looked at every 5 ms */
+		int kept = __atomic_load_n(&nkeepers, __ATOMIC_RELAXED);
+		int sig = kept ? sigtimedwait(&mine, &si, &tick) : sigwaitinfo(&mine, &si);
+		if (sig == zc_cfg.lease_signal && si.si_code != SI_TKILL) handle_break(si.si_fd); /* not our own wake-up */
+		if (kept) {
+			pthread_mutex_lock(&keep_lock);
+			for (int k = 0; k < KEEPERS; k++)
+				if (keepers[k].fd >= 0) keepers[k].waited_ms += 5;
+			pthread_mutex_unlock(&keep_lock);
+			service_keepers(0);
+		}
 	}
 	return NULL;
 }
@@ -112,7 +188,7 @@ static void start(void)
 /* zc_lease_prepare — first read from a source: ask for a read lease routed to our thread. */
 int zc_lease_prepare(int fd, uint64_t gen, int state)
 {
-	if (state != ZC_LS_NONE) return state;
+	if (state != ZC_LS_NONE && state != ZC_LS_BUSY) return state;
 	if (zc_cfg.lease == ZC_LEASE_OFF) state = ZC_LS_NOT_NEEDED;
 	else if (untrusted) state = ZC_LS_INHERITED;
 	else {
@@ -122,25 +198,17 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 		if (ready_flag && zc_raw_fcntl(fd, F_SETSIG, zc_cfg.lease_signal) == 0 &&
 		    zc_raw_fcntl(fd, F_SETOWN_EX, &owner) == 0) {
 			if (zc_raw_fcntl(fd, F_SETLEASE, F_RDLCK) == 0) state = ZC_LS_HELD;
+			else if (errno == EAGAIN) state = ZC_LS_BUSY; /* a writer has it open now: ask again later */
 			else zc_log(ZC_LOG_INFO, "no read lease on fd %d (errno %d)", fd, errno);
 		}
 		zc_count(state == ZC_LS_HELD ? ZC_lease_granted : ZC_lease_denied, 1);
 		if (state == ZC_LS_DENIED)
 			ZC_LOG_ONCE(ZC_LOG_INFO, "a read lease was denied (errno %d): files without one are not rewritten; "
-				    "grant CAP_LEASE (setcap cap_lease+ep, or systemd AmbientCapabilities=CAP_LEASE), serve files the "
-				    "process owns, or set lease = prefer", errno);
+				    "grant CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE, or setpriv --ambient-caps +lease), "
+				    "serve files the process owns, or set lease = prefer", errno);
 	}
 	zc_fdtab_set_lease(fd, gen, state);
 	return state;
-}
-
-/* undo — gives back what zc_lease_prepare set up: the lease, its signal, its owner. */
-static void undo(int fd)
-{
-	struct f_owner_ex none = {F_OWNER_PID, 0};
-	zc_raw_fcntl(fd, F_SETLEASE, F_UNLCK);
-	zc_raw_fcntl(fd, F_SETSIG, 0);
-	zc_raw_fcntl(fd, F_SETOWN_EX, &none);
 }
 
 /* zc_lease_hand_over — the descriptor's lease, signal and owner become the program's business. */
@@ -157,6 +225,41 @@ void zc_lease_hand_over(int fd)
 	}
 }
 
+/* zc_lease_closing — the program closes a leased source. Its open file description may live on (a
+ * dup, a forked child) and the lease with it, with nobody to answer a break: release it now when
+ * nothing sent from it is queued, else keep a duplicate that holds it until the data has left. */
+void zc_lease_closing(int fd)
+{
+	struct zc_fd_info i;
+	if (zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE || i.lease != ZC_LS_HELD) return;
+	zc_fdtab_set_lease(fd, i.gen, ZC_LS_BROKEN); /* no new rewrite from it */
+	while (zc_fdtab_lease_inflight(fd, i.gen)) sched_yield();
+	int keep = any_queued(i.dsts) ? (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	struct keeper *kp = NULL;
+	if (keep >= 0) {
+		keep = zc_high_fd(keep);
+		pthread_mutex_lock(&keep_lock);
+		for (int k = 0; k < KEEPERS && !kp; k++)
+			if (keepers[k].fd < 0) kp = &keepers[k];
+		/* the same lease asked through the duplicate: the break signal now names it */
+		struct f_owner_ex owner = {F_OWNER_TID, lease_tid};
+		if (kp && zc_raw_fcntl(keep, F_SETSIG, zc_cfg.lease_signal) == 0 && zc_raw_fcntl(keep, F_SETOWN_EX, &owner) == 0 &&
+		    zc_raw_fcntl(keep, F_SETLEASE, F_RDLCK) == 0) {
+			*kp = (struct keeper){.fd = keep};
+			memcpy(kp->dsts, i.dsts, sizeof kp->dsts);
+			__atomic_fetch_add(&nkeepers, 1, __ATOMIC_RELAXED);
+			syscall(SYS_tgkill, zc_raw_getpid(), lease_tid, zc_cfg.lease_signal); /* wake it to tick */
+		} else {
+			kp = NULL;
+		}
+		pthread_mutex_unlock(&keep_lock);
+	}
+	if (kp) return;
+	if (keep >= 0) undo(keep), zc_raw_close(keep);
+	undo(fd);
+	zc_count(ZC_lease_released, 1);
+}
+
 /* give_back — one entry's lease returned before exec. */
 static void give_back(struct zc_fd_info *i, void *arg)
 {
@@ -169,6 +272,7 @@ static void give_back(struct zc_fd_info *i, void *arg)
 void zc_lease_release_all(void)
 {
 	zc_fdtab_each(give_back, NULL);
+	service_keepers(1);
 }
 
 /* inherit — in a child, a lease held by the parent's thread guards nothing we can observe. */

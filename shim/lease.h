@@ -9,9 +9,11 @@ int zc_lease_prepare(int fd, uint64_t gen, int current_state);
 /* Around a rewrite from a leased source: zc_fdtab_lease_enter/leave (the state lives there). */
 /* The program itself sets a lease, F_SETSIG or F_SETOWN on fd: ours goes back first. */
 void zc_lease_hand_over(int fd);
+/* The program is about to close fd: a lease on it is released, or kept until its data has left. */
+void zc_lease_closing(int fd);
 /* Who hears of a break (the record table): called from the lease thread with the descriptor. */
 void zc_lease_on_break(void (*fn)(int fd));
-/* Before exec: give every lease back (the signal would reach no thread afterwards). */
+/* Before exec and at exit: give every lease back (the signal would reach no thread afterwards). */
 void zc_lease_release_all(void);
 /* In a forked child: leases belong to the parent's thread; torn: the descriptor table was lost. */
 void zc_lease_atfork_child(int torn);

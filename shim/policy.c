@@ -58,7 +58,7 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	int ls = zc_lease_prepare(fd, i.gen, i.lease);
 	if (ls == ZC_LS_BROKEN) return NOTE(ZC_fb_lease_broken);
 	if (ls == ZC_LS_INHERITED) return NOTE(ZC_fb_lease_inherited);
-	if (ls == ZC_LS_DENIED && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
+	if ((ls == ZC_LS_DENIED || ls == ZC_LS_BUSY) && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
 	return (struct zc_read_plan){.action = ZC_READ_RECORD, .gen = i.gen, .stack = stack};
 }
 
@@ -111,7 +111,7 @@ enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_f
 		*leased = 1;
 		return 0;
 	case ZC_LS_NOT_NEEDED: return 0;
-	case ZC_LS_DENIED: return zc_cfg.lease == ZC_LEASE_PREFER ? 0 : ZC_fb_lease_denied;
+	case ZC_LS_DENIED: case ZC_LS_BUSY: return zc_cfg.lease == ZC_LEASE_PREFER ? 0 : ZC_fb_lease_denied;
 	case ZC_LS_BROKEN: return ZC_fb_lease_broken;
 	case ZC_LS_INHERITED: return ZC_fb_lease_inherited;
 	default: return ZC_fb_lease_denied;
