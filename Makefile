@@ -31,8 +31,17 @@ $(B)/obj/%.o: %.c $(wildcard shim/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(if $(filter shim/%,$<),$(SHIM_CFLAGS),$(CFLAGS)) -Ishim -c $< -o $@
 
-$(B)/libzcshim.so: $(SHIM_OBJS) shim/zcshim.map
-	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/zcshim.map -Wl,-z,defs,-z,now $(LDLIBS)
+# The version script and the tests' name list are generated from the one list in shim/exports.h.
+$(B)/zcshim.map: shim/zcshim.map.in shim/exports.h
+	@mkdir -p $(dir $@)
+	$(CC) -E -P -x c -Ishim $< -o $@
+
+$(B)/exports.txt: shim/exports.txt.in shim/exports.h
+	@mkdir -p $(dir $@)
+	$(CC) -E -P -x c -Ishim $< | tr '@' '\n' | awk 'NF == 2 {print $$1, $$2}' > $@
+
+$(B)/libzcshim.so: $(SHIM_OBJS) $(B)/zcshim.map $(B)/exports.txt
+	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=$(B)/zcshim.map -Wl,-z,defs,-z,now $(LDLIBS)
 
 $(B)/zcshim: $(TOOL_OBJS) $(CORE_OBJS)
 	$(CC) -o $@ $(TOOL_OBJS) $(CORE_OBJS) -lelf $(LDLIBS)

@@ -13,9 +13,18 @@
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 
+/* Names libc's headers declare only in fortified or internal builds. */
 extern void __chk_fail(void) __attribute__((noreturn));
+ssize_t __read(int fd, void *buf, size_t n);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread64(int fd, void *buf, size_t n, off_t pos);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a, socklen_t *al);
+ssize_t __write(int fd, const void *buf, size_t n);
+ssize_t __pwrite64(int fd, const void *buf, size_t n, off_t pos);
+ssize_t __send(int fd, const void *buf, size_t n, int flags);
 
 #define MAXIOV 16 /* vectors the shim inspects; longer ones pass through untouched */
 
@@ -83,6 +92,8 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 	return r;
 }
 
+EXPORT ssize_t __read(int fd, void *buf, size_t n) __attribute__((alias("read")));
+
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	if (n > buflen) __chk_fail();
@@ -100,12 +111,15 @@ EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t pos)
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t pos) __attribute__((alias("pread64")));
+EXPORT ssize_t __pread64(int fd, void *buf, size_t n, off_t pos) __attribute__((alias("pread64")));
 
 EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen)
 {
 	if (n > buflen) __chk_fail();
 	return pread64(fd, buf, n, pos);
 }
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t pos, size_t buflen) __attribute__((alias("__pread64_chk")));
 
 /* raw_readv — the original readv or preadv (pos >= 0). */
 static ssize_t raw_readv(int fd, const struct iovec *iov, int cnt, off_t pos)
@@ -172,6 +186,34 @@ EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t pos)
 
 EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t pos) __attribute__((alias("preadv64")));
 
+/* drop_iov — the kernel will fill these buffers: records there end (a vector too long to copy
+ * in is left to the guard, which sees every store). Entered. */
+static void drop_iov(const struct iovec *uiov, size_t cnt)
+{
+	struct iovec iov[MAXIOV];
+	if (cnt > MAXIOV || zc_copy_in(iov, uiov, cnt * sizeof *iov) < 0) return;
+	for (size_t k = 0; k < cnt; k++) kernel_writes(iov[k].iov_base, iov[k].iov_len);
+}
+
+/* Without flags preadv2 is readv (pos -1: the file position) or preadv; with them (RWF_NOWAIT may
+ * read less, RWF_HIPRI...) nothing is recorded, only what the buffers held is dropped. */
+EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t pos, int flags)
+{
+	if (!flags) return pos == -1 ? readv(fd, iov, cnt) : preadv64(fd, iov, cnt, pos);
+	if (zc_active()) {
+		int saved = errno;
+		enter();
+		zc_count(ZC_calls_readv, 1);
+		if (cnt > 0) drop_iov(iov, (size_t)cnt);
+		leave();
+		errno = saved;
+	}
+	if (zc_real.preadv64v2) return zc_real.preadv64v2(fd, iov, cnt, pos, flags);
+	return syscall(SYS_preadv2, fd, iov, cnt, (long)pos, (long)((unsigned long long)pos >> 32), flags);
+}
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t pos, int flags) __attribute__((alias("preadv64v2")));
+
 /* Receives write into the buffer too: records there die first. */
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
@@ -197,23 +239,55 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 	return zc_real.recvfrom ? zc_real.recvfrom(fd, buf, n, flags, a, al) : syscall(SYS_recvfrom, fd, buf, n, flags, a, al);
 }
 
-EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen) __chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a, socklen_t *al)
+{
+	if (n > buflen) __chk_fail();
+	return recvfrom(fd, buf, n, flags, a, al);
+}
+
+/* drop_msg — the buffers of one message header the kernel will fill. Entered. */
+static void drop_msg(const struct msghdr *m)
 {
 	struct msghdr h;
-	struct iovec iov[MAXIOV];
+	if (zc_copy_in(&h, m, sizeof h) == 0) drop_iov(h.msg_iov, h.msg_iovlen);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
 	if (zc_active()) {
 		enter();
 		int saved = errno;
 		zc_count(ZC_calls_recv, 1);
-		if (zc_copy_in(&h, m, sizeof h) == 0 && h.msg_iovlen <= MAXIOV &&
-		    zc_copy_in(iov, h.msg_iov, h.msg_iovlen * sizeof *iov) == 0)
-			for (size_t k = 0; k < h.msg_iovlen; k++) kernel_writes(iov[k].iov_base, iov[k].iov_len);
+		drop_msg(m);
 		int e = pending(fd);
 		errno = saved;
 		leave();
 		if (e) return errno = e, -1;
 	}
 	return zc_real.recvmsg ? zc_real.recvmsg(fd, m, flags) : syscall(SYS_recvmsg, fd, m, flags);
+}
+
+#define MAXMSG 64 /* messages of a recvmmsg whose buffers are dropped; beyond, the guard sees them */
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags, struct timespec *t)
+{
+	if (zc_active()) {
+		enter();
+		int saved = errno;
+		zc_count(ZC_calls_recv, 1);
+		for (unsigned int i = 0; i < vlen && i < MAXMSG; i++) drop_msg(&v[i].msg_hdr);
+		int e = pending(fd);
+		errno = saved;
+		leave();
+		if (e) return errno = e, -1;
+	}
+	return zc_real.recvmmsg ? zc_real.recvmmsg(fd, v, vlen, flags, t) : (int)syscall(SYS_recvmmsg, fd, v, vlen, flags, t);
 }
 
 /* ---- the write side: six libc names, one path ------------------------------------------------ */
@@ -276,6 +350,8 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_WRITE, .iov = &v, .iovcnt = 1});
 }
 
+EXPORT ssize_t __write(int fd, const void *buf, size_t n) __attribute__((alias("write")));
+
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t pos)
 {
 	struct iovec v = {(void *)buf, n};
@@ -283,6 +359,7 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t pos)
 }
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t pos) __attribute__((alias("pwrite64")));
+EXPORT ssize_t __pwrite64(int fd, const void *buf, size_t n, off_t pos) __attribute__((alias("pwrite64")));
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
@@ -295,6 +372,8 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_SEND, .iov = &v, .iovcnt = 1, .flags = flags});
 }
 
+EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags) __attribute__((alias("send")));
+
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
 	struct iovec v = {(void *)buf, n};
@@ -304,6 +383,60 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_SENDMSG, .msg = m, .flags = flags});
+}
+
+/* ---- write-side names the engine does not rewrite: the original call, counted ------------------ */
+
+/* pass_begin — counts the call and notes its writer (a socket's second writer must be known before
+ * a rewrite splits it); a socket error a rewrite consumed is due now: returned as an errno value. */
+static int pass_begin(int fd, enum zc_counter c, int sock)
+{
+	if (!zc_active()) return 0;
+	int saved = errno, e = 0;
+	enter();
+	zc_count(c, 1);
+	if (sock) e = pending(fd);
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_fdtab_note_writer(fd, zc_tid());
+	leave();
+	errno = saved;
+	return e;
+}
+
+/* pass_end — the bytes the original call moved, counted as passed through. */
+static ssize_t pass_end(ssize_t r)
+{
+	if (r > 0 && zc_active()) zc_count(ZC_bytes_passthrough, (uint64_t)r);
+	return r;
+}
+
+/* pwritev writes at a position: no socket (ESPIPE), no pending error to report. */
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t pos)
+{
+	pass_begin(fd, ZC_calls_writev, 0);
+	return pass_end(zc_real.pwritev64 ? zc_real.pwritev64(fd, iov, cnt, pos) : syscall(SYS_pwritev, fd, iov, cnt, (long)pos, 0L));
+}
+
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t pos) __attribute__((alias("pwritev64")));
+
+/* Without flags at the file position pwritev2 is writev, rewritten like it. */
+EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t pos, int flags)
+{
+	if (pos == -1 && !flags) return writev(fd, iov, cnt);
+	int e = pass_begin(fd, ZC_calls_writev, pos == -1);
+	if (e) return errno = e, -1;
+	if (zc_real.pwritev64v2) return pass_end(zc_real.pwritev64v2(fd, iov, cnt, pos, flags));
+	return pass_end(syscall(SYS_pwritev2, fd, iov, cnt, (long)pos, (long)((unsigned long long)pos >> 32), flags));
+}
+
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t pos, int flags) __attribute__((alias("pwritev64v2")));
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
+{
+	int e = pass_begin(fd, ZC_calls_sendmsg, 1);
+	if (e) return errno = e, -1;
+	int r = zc_real.sendmmsg ? zc_real.sendmmsg(fd, v, vlen, flags) : (int)syscall(SYS_sendmmsg, fd, v, vlen, flags);
+	for (int i = 0; i < r; i++) pass_end(v[i].msg_len); /* the kernel just wrote them */
+	return r;
 }
 
 /* The program's own zero-copy calls pass through, counted. */

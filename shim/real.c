@@ -40,13 +40,26 @@ static void *resolve_one(const char *name)
 	return p;
 }
 
+/* find_self_once — the shim's own extent, looked up before the first resolution. */
+static void find_self_once(void)
+{
+	if (!__atomic_load_n(&self_hi, __ATOMIC_ACQUIRE)) dl_iterate_phdr(find_self, (void *)(uintptr_t)zc_real_resolve);
+}
+
+/* zc_real_next — resolves one name on demand (before the constructor ran). */
+void *zc_real_next(const char *name)
+{
+	find_self_once();
+	return resolve_one(name);
+}
+
 /* zc_real_resolve — fills the table once; a missing symbol leaves its slot NULL (pass through by syscall). */
 void zc_real_resolve(void)
 {
 	struct zc_real r;
 	memset(&r, 0, sizeof r);
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)zc_real_resolve);
-#define ZC_REAL_RESOLVE(name, ret, args) r.name = (zc_real_##name##_t)resolve_one(#name);
+	find_self_once();
+#define ZC_REAL_RESOLVE(name, ret, args, kind) r.name = (zc_real_##name##_t)resolve_one(#name);
 	ZC_REAL_SYMS(ZC_REAL_RESOLVE)
 #undef ZC_REAL_RESOLVE
 	zc_real = r;

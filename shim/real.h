@@ -1,9 +1,13 @@
-/* real.h — the libc functions the shim wraps, resolved once with dlsym(RTLD_NEXT). */
+/* real.h — the libc functions the shim wraps, resolved once with dlsym(RTLD_NEXT), and raw syscalls. */
 #ifndef ZC_REAL_H
 #define ZC_REAL_H
 
+#include "exports.h"
+
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -11,51 +15,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* X(name, return type, parameter list): one list makes the typedefs, the table and the resolver. */
-#define ZC_REAL_SYMS(X)                                                                    \
-	X(read, ssize_t, (int, void *, size_t))                                                \
-	X(pread64, ssize_t, (int, void *, size_t, off_t))                                      \
-	X(readv, ssize_t, (int, const struct iovec *, int))                                    \
-	X(preadv64, ssize_t, (int, const struct iovec *, int, off_t))                          \
-	X(recv, ssize_t, (int, void *, size_t, int))                                           \
-	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *))       \
-	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                       \
-	X(write, ssize_t, (int, const void *, size_t))                                         \
-	X(pwrite64, ssize_t, (int, const void *, size_t, off_t))                               \
-	X(writev, ssize_t, (int, const struct iovec *, int))                                   \
-	X(send, ssize_t, (int, const void *, size_t, int))                                     \
-	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
-	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                                 \
-	X(sendfile64, ssize_t, (int, int, off_t *, size_t))                                    \
-	X(splice, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned int))                 \
-	X(copy_file_range, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned int))        \
-	X(lseek64, off_t, (int, off_t, int))                                                   \
-	X(close, int, (int))                                                                   \
-	X(close_range, int, (unsigned int, unsigned int, int))                                 \
-	X(dup, int, (int))                                                                     \
-	X(dup2, int, (int, int))                                                               \
-	X(dup3, int, (int, int, int))                                                          \
-	X(socket, int, (int, int, int))                                                        \
-	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))                           \
-	X(pipe2, int, (int *, int))                                                            \
-	X(socketpair, int, (int, int, int, int *))                                                          \
-	X(fcntl64, int, (int, int, ...))                                                       \
-	X(execve, int, (const char *, char *const[], char *const[]))                           \
-	X(execvpe, int, (const char *, char *const[], char *const[]))                           \
-	X(free, void, (void *))                                                                \
-	X(realloc, void *, (void *, size_t))                                                   \
-	X(munmap, int, (void *, size_t))                                                       \
-	X(madvise, int, (void *, size_t, int))                                                 \
-	X(mremap, void *, (void *, size_t, size_t, int, ...))                                  \
-	X(mprotect, int, (void *, size_t, int))                                                \
-	X(mmap64, void *, (void *, size_t, int, int, int, off_t))
+/* The wrapped names and their types come from exports.h; an alias (A) shares its target's slot. */
+#define ZC_REAL_NONE(name, target, kind)
+#define ZC_REAL_SYMS(X) ZC_EXPORTS(X, ZC_REAL_NONE)
 
-#define ZC_REAL_TYPEDEF(name, ret, args) typedef ret(*zc_real_##name##_t) args;
+#define ZC_REAL_TYPEDEF(name, ret, args, kind) typedef ret(*zc_real_##name##_t) args;
 ZC_REAL_SYMS(ZC_REAL_TYPEDEF)
 #undef ZC_REAL_TYPEDEF
 
 struct zc_real {
-#define ZC_REAL_FIELD(name, ret, args) zc_real_##name##_t name;
+#define ZC_REAL_FIELD(name, ret, args, kind) zc_real_##name##_t name;
 	ZC_REAL_SYMS(ZC_REAL_FIELD)
 #undef ZC_REAL_FIELD
 };
@@ -64,6 +33,10 @@ extern struct zc_real zc_real;
 extern int zc_real_ready; /* set once every symbol is resolved */
 
 void zc_real_resolve(void);
+
+/* zc_real_next — the next definition of name, for a wrapper called before the constructor (another
+ * preload's constructor) that has no system call to fall back on; NULL if none or our own. */
+void *zc_real_next(const char *name);
 
 /* Raw syscalls: used before resolution and by the shim's own I/O. Return -1/errno like libc. */
 #define zc_raw_write(fd, b, n) syscall(SYS_write, (fd), (b), (n))

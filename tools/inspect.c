@@ -38,7 +38,7 @@ struct report {
 	uint64_t caps_permitted;
 	const char *runtime;      /* "libc", "go", "no-libc" */
 	const char *libc_path;
-	uint32_t all_imports;     /* imports of the binary and of every non-libc library */
+	uint64_t all_imports;     /* imports of the binary and of every non-libc library */
 	struct reason reasons[MAX_REASONS];
 	int n_reasons;
 	int verdict;
@@ -87,7 +87,7 @@ __attribute__((format(printf, 3, 4))) static void add(struct report *r, int leve
 }
 
 /* names — the interposable names in mask, space-separated ("-" when none). */
-static const char *names(uint32_t mask, char *buf, size_t len)
+static const char *names(uint64_t mask, char *buf, size_t len)
 {
 	if (!zc_inspect_join(mask, zc_inspect_io_names, ZC_IO_COUNT, buf, len))
 		snprintf(buf, len, "-");
@@ -194,7 +194,7 @@ static void judge_imports(struct report *r)
 {
 	const struct zc_inspect_obj *exe = &r->objs[0];
 	char a[512], b[512], libs[512] = "", py[256] = "";
-	uint32_t lib_imports = 0;
+	uint64_t lib_imports = 0;
 	bool has_libc = false, go = exe->go_buildinfo || exe->go_other;
 	size_t used = 0;
 
@@ -218,7 +218,7 @@ static void judge_imports(struct report *r)
 		lib_imports |= o->imports;
 	}
 	r->all_imports = exe->imports | lib_imports;
-	uint32_t rd = r->all_imports & ZC_IO_READ_MASK, wr = r->all_imports & ZC_IO_WRITE_MASK;
+	uint64_t rd = r->all_imports & ZC_IO_READ_MASK, wr = r->all_imports & ZC_IO_WRITE_MASK;
 
 	if (go) {
 		r->runtime = "go";
@@ -325,11 +325,11 @@ static void json_str(const char *s)
 }
 
 /* json_names — prints the names in mask as a JSON array. */
-static void json_names(uint32_t mask)
+static void json_names(uint64_t mask)
 {
 	putchar('[');
 	for (int i = 0, first = 1; i < ZC_IO_COUNT; i++)
-		if (mask & (UINT32_C(1) << i)) {
+		if (mask & (UINT64_C(1) << i)) {
 			printf("%s\"%s\"", first ? "" : ", ", zc_inspect_io_names[i]);
 			first = 0;
 		}

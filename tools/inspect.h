@@ -6,29 +6,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Interposable I/O names the shim wraps; bit i of an import mask is zc_inspect_io_names[i]. */
-#define ZC_INSPECT_IO_NAMES(X)                                                                  \
-	X(read) X(__read_chk) X(pread) X(pread64) X(__pread64_chk) X(readv) X(preadv) X(preadv64)   \
-	X(recv) X(recvfrom) X(recvmsg)                                                              \
-	X(write) X(pwrite) X(pwrite64) X(writev) X(send) X(sendto) X(sendmsg)                       \
-	X(sendfile) X(sendfile64) X(splice) X(copy_file_range)                                      \
-	X(lseek) X(lseek64) X(mmap) X(mmap64)
+/* Interposable I/O names: the data-path kinds of the shim's one export list (shim/exports.h);
+ * bit i of an import mask is zc_inspect_io_names[i]. */
+#include "exports.h"
 
-#define ZC_IO_ENUM(n) ZC_IO_##n,
-enum zc_inspect_io { ZC_INSPECT_IO_NAMES(ZC_IO_ENUM) ZC_IO_COUNT };
-#undef ZC_IO_ENUM
+enum zc_inspect_kind { ZC_IO_K_READ, ZC_IO_K_WRITE, ZC_IO_K_ZEROCOPY, ZC_IO_K_SEEK, ZC_IO_K_MAP };
+/* ZC_IO_NAMES(X): X(name, kind) for every data-path name; descriptor, exec and memory names drop out. */
+#define ZC_IO_KEEP_READ(X, n) X(n, READ)
+#define ZC_IO_KEEP_WRITE(X, n) X(n, WRITE)
+#define ZC_IO_KEEP_ZEROCOPY(X, n) X(n, ZEROCOPY)
+#define ZC_IO_KEEP_SEEK(X, n) X(n, SEEK)
+#define ZC_IO_KEEP_MAP(X, n) X(n, MAP)
+#define ZC_IO_KEEP_FD(X, n)
+#define ZC_IO_KEEP_EXEC(X, n)
+#define ZC_IO_KEEP_MEM(X, n)
+#define ZC_IO_F(name, ret, params, kind) ZC_IO_KEEP_##kind(ZC_IO_X, name)
+#define ZC_IO_A(name, target, kind) ZC_IO_KEEP_##kind(ZC_IO_X, name)
+#define ZC_IO_NAMES ZC_EXPORTS(ZC_IO_F, ZC_IO_A) /* expands ZC_IO_X(name, kind), defined by the user */
 
-#define ZC_IO_BIT(n) (UINT32_C(1) << ZC_IO_##n)
+#define ZC_IO_X(n, k) ZC_IO_##n,
+enum zc_inspect_io { ZC_IO_NAMES ZC_IO_COUNT };
+#undef ZC_IO_X
+_Static_assert(ZC_IO_COUNT <= 64, "import masks are 64 bits");
+
+#define ZC_IO_BIT(n) (UINT64_C(1) << ZC_IO_##n)
 /* Names that read data in (files or sockets), write it out, or already move it zero-copy. */
-#define ZC_IO_READ_MASK                                                                         \
-	(ZC_IO_BIT(read) | ZC_IO_BIT(__read_chk) | ZC_IO_BIT(pread) | ZC_IO_BIT(pread64) |          \
-	 ZC_IO_BIT(__pread64_chk) | ZC_IO_BIT(readv) | ZC_IO_BIT(preadv) | ZC_IO_BIT(preadv64) |     \
-	 ZC_IO_BIT(recv) | ZC_IO_BIT(recvfrom) | ZC_IO_BIT(recvmsg))
-#define ZC_IO_WRITE_MASK                                                                        \
-	(ZC_IO_BIT(write) | ZC_IO_BIT(pwrite) | ZC_IO_BIT(pwrite64) | ZC_IO_BIT(writev) |           \
-	 ZC_IO_BIT(send) | ZC_IO_BIT(sendto) | ZC_IO_BIT(sendmsg))
-#define ZC_IO_ZEROCOPY_MASK                                                                     \
-	(ZC_IO_BIT(sendfile) | ZC_IO_BIT(sendfile64) | ZC_IO_BIT(splice) | ZC_IO_BIT(copy_file_range))
+uint64_t zc_inspect_mask(enum zc_inspect_kind kind);
+#define ZC_IO_READ_MASK zc_inspect_mask(ZC_IO_K_READ)
+#define ZC_IO_WRITE_MASK zc_inspect_mask(ZC_IO_K_WRITE)
+#define ZC_IO_ZEROCOPY_MASK zc_inspect_mask(ZC_IO_K_ZEROCOPY)
 
 extern const char *const zc_inspect_io_names[ZC_IO_COUNT];
 
@@ -50,7 +56,7 @@ struct zc_inspect_obj {
 	size_t n_needed;
 	char *runpath;     /* DT_RUNPATH or NULL */
 	char *rpath;       /* DT_RPATH or NULL */
-	uint32_t imports;  /* undefined dynamic symbols among zc_inspect_io_names */
+	uint64_t imports;  /* undefined dynamic symbols among zc_inspect_io_names */
 	uint32_t stdio;    /* undefined stdio data-path functions (bits of an internal table) */
 	bool uses_dlopen;  /* imports dlopen or dlmopen */
 	bool embeds_python; /* defines Py_Initialize / Py_BytesMain */
@@ -71,7 +77,7 @@ int zc_inspect_closure(struct zc_inspect_obj **objs, size_t *n, bool secure);
 void zc_inspect_free(struct zc_inspect_obj *objs, size_t n);
 
 /* Names of the stdio data-path functions in mask, space-separated, into buf. */
-size_t zc_inspect_join(uint32_t mask, const char *const *table, size_t n, char *buf, size_t len);
+size_t zc_inspect_join(uint64_t mask, const char *const *table, size_t n, char *buf, size_t len);
 void zc_inspect_stdio_names(uint32_t mask, char *buf, size_t len);
 
 /* e_machine value of the architecture zcshim was built for, and its ELF class. */

@@ -16,9 +16,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ZC_IO_STR(n) #n,
-const char *const zc_inspect_io_names[ZC_IO_COUNT] = { ZC_INSPECT_IO_NAMES(ZC_IO_STR) };
-#undef ZC_IO_STR
+#define ZC_IO_X(n, k) #n,
+const char *const zc_inspect_io_names[ZC_IO_COUNT] = { ZC_IO_NAMES };
+#undef ZC_IO_X
+#define ZC_IO_X(n, k) ZC_IO_K_##k,
+static const unsigned char io_kinds[ZC_IO_COUNT] = { ZC_IO_NAMES };
+#undef ZC_IO_X
+
+/* zc_inspect_mask — the bits of the names of one kind. */
+uint64_t zc_inspect_mask(enum zc_inspect_kind kind)
+{
+	uint64_t m = 0;
+	for (int i = 0; i < ZC_IO_COUNT; i++)
+		if (io_kinds[i] == kind)
+			m |= UINT64_C(1) << i;
+	return m;
+}
 
 /* stdio functions that can carry a program's data; bit i of obj->stdio is stdio_names[i]. */
 static const char *const stdio_names[] = {
@@ -60,13 +73,13 @@ int zc_inspect_host_class(void)
 }
 
 /* zc_inspect_join — the names of the bits set in mask, space-separated; returns the length. */
-size_t zc_inspect_join(uint32_t mask, const char *const *table, size_t n, char *buf, size_t len)
+size_t zc_inspect_join(uint64_t mask, const char *const *table, size_t n, char *buf, size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && used < len; i++)
-		if (mask & (UINT32_C(1) << i))
+		if (mask & (UINT64_C(1) << i))
 			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "", table[i]);
 	return used;
 }
@@ -95,7 +108,7 @@ static void classify_symbol(struct zc_inspect_obj *o, const char *name, bool und
 	}
 	for (int i = 0; i < ZC_IO_COUNT; i++)
 		if (!strcmp(name, zc_inspect_io_names[i])) {
-			o->imports |= UINT32_C(1) << i;
+			o->imports |= UINT64_C(1) << i;
 			return;
 		}
 	for (size_t i = 0; i < N_STDIO; i++)

@@ -5,14 +5,12 @@
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 T=$ZC_TMP
-# The names the shim wraps that move data (descriptor, exec, memory and signal bookkeeping names
-# are not data paths): taken from the built library, so the tool's own list is checked against
-# what the shim really exports, not against a copy of itself.
-NOT_DATA='close close_range dup dup2 dup3 fcntl fcntl64 socket accept accept4 pipe pipe2 socketpair
-	execve execvpe execv execvp execl execlp execle free realloc munmap madvise mremap mprotect
-	sigaction signal sigset bsd_signal sysv_signal fork vfork _exit exit'
-WRAPPED_IO=$(nm -D --defined-only "$ZC_LIB" 2>/dev/null | awk 'NF >= 3 {print $3}' | sed 's/@.*//' | sort -u |
-	grep -vxF -f <(tr -s ' \t\n' '\n' <<<"$NOT_DATA" | sed '/^$/d') | tr '\n' ' ')
+# The names the shim wraps that move data: the data-path kinds of the one export list
+# ($ZC_BUILD/exports.txt, generated from shim/exports.h; descriptor, exec and memory names are not
+# data paths), kept only where the built library really exports them (test_exports checks that
+# it exports the whole list), so the tool is checked against the library, not against itself.
+WRAPPED_IO=$(comm -12 <(awk '$2 ~ /^(READ|WRITE|ZEROCOPY|SEEK|MAP)$/ {print $1}' "$ZC_BUILD/exports.txt" 2>/dev/null | sort -u) \
+	<(nm -D --defined-only "$ZC_LIB" 2>/dev/null | awk 'NF >= 3 {print $3}' | sed 's/@.*//' | sort -u) | tr '\n' ' ')
 IO_NAMES=$WRAPPED_IO # replaced below by the names inspect reports, once read from it
 
 # insp ARGS... : runs zcshim inspect; stdout in $out, stderr in $err, exit status in $rc
@@ -33,6 +31,8 @@ nm_io() {
 json_io() { jq_py "' '.join(sorted(j['imports']))" | tr ' ' '\n' | sed '/^$/d' | tr '\n' ' '; }
 
 if [ ! -x "$ZC_BIN" ]; then fail setup "$ZC_BIN not built"; exit 1; fi
+[ "$(wc -w <<<"$WRAPPED_IO")" -ge 30 ] && pass "data-path names read from exports.txt ($(wc -w <<<"$WRAPPED_IO"))" ||
+	fail "data-path names read from exports.txt" "got: $WRAPPED_IO"
 
 # same_as_ldd BIN : every "name => path" of ldd matches the inspected library path
 same_as_ldd() {
@@ -115,7 +115,8 @@ cc -c "$T/copier.c" -o "$T/copier.o"
 # inspect must report exactly the wrapped ones.
 CANDIDATES=$(printf '%s\n' $WRAPPED_IO read __read_chk pread pread64 __pread64_chk readv preadv preadv64 recv \
 	recvfrom recvmsg write pwrite pwrite64 writev send sendto sendmsg sendfile sendfile64 splice \
-	copy_file_range lseek lseek64 mmap mmap64 preadv2 pwritev pwritev2 __recv_chk __recvfrom_chk | sort -u)
+	copy_file_range lseek lseek64 mmap mmap64 preadv2 pwritev pwritev2 __recv_chk __recvfrom_chk __pread_chk \
+	recvmmsg sendmmsg | sort -u)
 {
 	for n in $CANDIDATES; do echo "extern void $n(void);"; done
 	echo 'void *volatile all_io[] = {'
