@@ -20,6 +20,7 @@ static void gone(int fd)
 {
 	enter();
 	zc_detect_drop_fd(fd);
+	zc_lease_closing(fd);
 	zc_fdtab_forget(fd);
 	leave();
 }
@@ -57,17 +58,27 @@ EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 	return zc_real.close_range ? zc_real.close_range(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
 }
 
+/* The raw system calls below stand in for the real functions before the constructor ran
+ * (another preload's constructor): zc_real is empty then. */
+
 EXPORT int dup(int fd)
 {
-	int r = zc_real.dup(fd);
+	int r = zc_real.dup ? zc_real.dup(fd) : (int)syscall(SYS_dup, fd);
 	if (zc_active()) fresh(r);
 	return r;
+}
+
+/* raw_dup2 — dup2 by system call: dup3 refuses old == new, dup2 then only checks old. */
+static int raw_dup2(int old, int new)
+{
+	if (old == new) return (int)syscall(SYS_fcntl, old, F_GETFD) < 0 ? -1 : new;
+	return (int)syscall(SYS_dup3, old, new, 0);
 }
 
 EXPORT int dup2(int old, int new)
 {
 	if (zc_active() && old != new) gone(new);
-	int r = zc_real.dup2(old, new);
+	int r = zc_real.dup2 ? zc_real.dup2(old, new) : raw_dup2(old, new);
 	if (zc_active() && old != new) fresh(new);
 	return r;
 }
@@ -75,7 +86,7 @@ EXPORT int dup2(int old, int new)
 EXPORT int dup3(int old, int new, int flags)
 {
 	if (zc_active() && old != new) gone(new);
-	int r = zc_real.dup3(old, new, flags);
+	int r = zc_real.dup3 ? zc_real.dup3(old, new, flags) : (int)syscall(SYS_dup3, old, new, flags);
 	if (zc_active() && old != new) fresh(new);
 	return r;
 }
@@ -137,148 +148,43 @@ EXPORT off_t lseek(int fd, off_t off, int whence) __attribute__((alias("lseek64"
 
 EXPORT int socket(int d, int t, int p)
 {
-	int r = zc_real.socket(d, t, p);
+	int r = zc_real.socket ? zc_real.socket(d, t, p) : (int)syscall(SYS_socket, d, t, p);
 	if (zc_active()) fresh(r);
 	return r;
 }
 
 EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int fl)
 {
-	int r = zc_real.accept4(fd, a, al, fl);
+	int r = zc_real.accept4 ? zc_real.accept4(fd, a, al, fl) : (int)syscall(SYS_accept4, fd, a, al, fl);
 	if (zc_active()) fresh(r);
 	return r;
 }
 
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al)
 {
-	return accept4(fd, a, al, 0);
+	int r = zc_real.accept ? zc_real.accept(fd, a, al) : (int)syscall(SYS_accept4, fd, a, al, 0);
+	if (zc_active()) fresh(r);
+	return r;
 }
 
 EXPORT int pipe2(int fds[2], int fl)
 {
-	int r = zc_real.pipe2(fds, fl);
+	int r = zc_real.pipe2 ? zc_real.pipe2(fds, fl) : (int)syscall(SYS_pipe2, fds, fl);
 	if (zc_active() && r == 0) fresh(fds[0]), fresh(fds[1]);
 	return r;
 }
 
 EXPORT int pipe(int fds[2])
 {
-	return pipe2(fds, 0);
+	int r = zc_real.pipe ? zc_real.pipe(fds) : (int)syscall(SYS_pipe2, fds, 0);
+	if (zc_active() && r == 0) fresh(fds[0]), fresh(fds[1]);
+	return r;
 }
 
 EXPORT int socketpair(int d, int t, int p, int sv[2])
 {
-	int r = zc_real.socketpair(d, t, p, sv);
+	int r = zc_real.socketpair ? zc_real.socketpair(d, t, p, sv) : (int)syscall(SYS_socketpair, d, t, p, sv);
 	if (zc_active() && r == 0) fresh(sv[0]), fresh(sv[1]);
 	return r;
 }
 
-/* exec_env — the environment for the new image: without the shim in LD_PRELOAD when inherit = off. */
-static char *const *exec_env(char *const *envp, char **out, size_t cap, char *preload, size_t plen)
-{
-	if (zc_cfg.inherit || !envp) return envp;
-	size_t n = 0;
-	for (char *const *e = envp; *e && n + 1 < cap; e++) {
-		if (strncmp(*e, "LD_PRELOAD=", 11)) {
-			out[n++] = *e;
-			continue;
-		}
-		/* keep every other preloaded library, drop ours */
-		size_t k = (size_t)zc_log_format(preload, plen, "LD_PRELOAD=");
-		const char *p = *e + 11;
-		while (*p) {
-			size_t len = strcspn(p, ": ");
-			if (!memmem(p, len, "libzcshim", 9) && k + len + 2 < plen) {
-				if (k > 11) preload[k++] = ':';
-				memcpy(preload + k, p, len), k += len;
-			}
-			p += len;
-			while (*p == ':' || *p == ' ') p++;
-		}
-		preload[k] = 0;
-		out[n++] = preload;
-	}
-	out[n] = NULL;
-	return out;
-}
-
-/* before_exec — leases go back: their signal would reach no thread in the new image. */
-static void before_exec(void)
-{
-	if (!zc_active()) return;
-	int saved = errno;
-	enter();
-	zc_lease_release_all();
-	/* the new image reuses the pid: keep this one's counters apart (a fork+exec child has none) */
-	for (int i = 0; i < ZC_NCOUNTERS; i++)
-		if (zc_stats->v[i]) {
-			zc_stats_dump(".exec");
-			break;
-		}
-	leave();
-	errno = saved;
-}
-
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-	char *env[1024], preload[4096];
-	before_exec();
-	return zc_real.execve(path, argv, exec_env(envp, env, 1024, preload, sizeof preload));
-}
-
-EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-	char *env[1024], preload[4096];
-	before_exec();
-	return zc_real.execvpe(file, argv, exec_env(envp, env, 1024, preload, sizeof preload));
-}
-
-EXPORT int execv(const char *path, char *const argv[])
-{
-	return execve(path, argv, environ);
-}
-
-EXPORT int execvp(const char *file, char *const argv[])
-{
-	return execvpe(file, argv, environ);
-}
-
-/* collect_args — the variadic exec forms' arguments as an array (at most 4096). */
-#define COLLECT_ARGS(arg0, ap, argv)                                   \
-	do {                                                               \
-		int n_ = 0;                                                    \
-		argv[n_++] = (char *)(arg0);                                   \
-		while (n_ < 4095 && (argv[n_] = va_arg(ap, char *)) != NULL) n_++; \
-		argv[n_] = NULL;                                               \
-	} while (0)
-
-EXPORT int execl(const char *path, const char *arg, ...)
-{
-	char *argv[4096];
-	va_list ap;
-	va_start(ap, arg);
-	COLLECT_ARGS(arg, ap, argv);
-	va_end(ap);
-	return execve(path, argv, environ);
-}
-
-EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	char *argv[4096];
-	va_list ap;
-	va_start(ap, arg);
-	COLLECT_ARGS(arg, ap, argv);
-	va_end(ap);
-	return execvpe(file, argv, environ);
-}
-
-EXPORT int execle(const char *path, const char *arg, ...)
-{
-	char *argv[4096];
-	va_list ap;
-	va_start(ap, arg);
-	COLLECT_ARGS(arg, ap, argv);
-	char *const *envp = va_arg(ap, char *const *);
-	va_end(ap);
-	return execve(path, argv, envp);
-}

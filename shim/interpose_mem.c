@@ -10,8 +10,6 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 
-extern void __libc_free(void *);
-extern void *__libc_realloc(void *, size_t);
 
 /* live — any record at all? One load keeps the allocator path cheap. */
 static int live(void)
@@ -29,17 +27,39 @@ static void forget(const void *p, size_t n)
 	errno = saved;
 }
 
+/* The next free/realloc before the constructor ran (another preload's constructor frees): looked
+ * up on first use, never assumed to be libc's (a preloaded allocator owns the pointer). dlsym may
+ * itself free or realloc: on this thread, while it runs, such a call leaves the pointer alone. */
+static __thread int resolving;
+
+/* NEXT_MEM — zc_real.name, else resolved now; NULL while resolving on this thread. */
+#define NEXT_MEM(name)                                                                          \
+	({                                                                                          \
+		zc_real_##name##_t f_ = __atomic_load_n(&zc_real.name, __ATOMIC_ACQUIRE);               \
+		if (!f_ && !resolving) {                                                                \
+			resolving = 1;                                                                      \
+			f_ = (zc_real_##name##_t)zc_real_next(#name);                                       \
+			resolving = 0;                                                                      \
+			if (f_) __atomic_store_n(&zc_real.name, f_, __ATOMIC_RELEASE);                      \
+		}                                                                                       \
+		f_;                                                                                     \
+	})
+
 EXPORT void free(void *p)
 {
 	if (p && live()) forget(p, malloc_usable_size(p)); /* the allocator may write there */
-	if (zc_real.free) zc_real.free(p);
-	else __libc_free(p);
+	zc_real_free_t f = NEXT_MEM(free);
+	if (f) f(p); /* else: a few bytes dlsym let go of while it looked free up, leaked once */
 }
 
+/* realloc during its own lookup: failing is the one answer that never touches the pointer. */
 EXPORT void *realloc(void *p, size_t n)
 {
 	if (p && live()) forget(p, malloc_usable_size(p));
-	return zc_real.realloc ? zc_real.realloc(p, n) : __libc_realloc(p, n);
+	zc_real_realloc_t f = NEXT_MEM(realloc);
+	if (f) return f(p, n);
+	errno = ENOMEM;
+	return NULL;
 }
 
 EXPORT int munmap(void *p, size_t n)
