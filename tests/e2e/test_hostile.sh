@@ -135,6 +135,7 @@ case_opener() {
 	local opens
 	opens=$(sed -n 's/^opens \([0-9]*\).*/\1/p' "$(D op shim)/opener.log")
 	need "the other process opened the source ${opens:-0} times, want >= 10 (no hostility)" ge "${opens:-0}" 10
+	need "records_created $(st op records_created), want > 0 (the shim guarded nothing: proves nothing)" ge "$(st op records_created)" 1
 	end
 }
 
@@ -179,6 +180,8 @@ case_eintr_read() { # VARIANT
 	begin "read_interrupted_by_alarm_$1"
 	both "ei_$1" eintr-read --variant "$1"
 	same_behaviour "ei_$1"
+	# the breach was the shim's own signal(): it must have been there, seeing the read
+	need "calls_read $(st "ei_$1" calls_read), want > 0 (the shim was not loaded)" ge "$(st "ei_$1" calls_read)" 1
 	end
 }
 # (b) a 1 MiB write to a pipe whose reader stopped, alarm() under SA_RESTART: the write returns the
@@ -217,7 +220,17 @@ case_segv() { # VARIANT
 	# resethand: the program's second fault on its trap page meets the default action
 	same_behaviour "$n" "$([ "$1" = resethand ] && echo 139 || echo 0)"
 	[ "$(rc "$n" base)" = 0 ] && rewritten "$n" rw_splice # a program killed by SIGSEGV leaves no counters
+	[ "$(rc "$n" base)" = 0 ] || guarded_strace "$n" segv --variant "$1" --src "$T/f1"
 	end
+}
+# guarded_strace NAME ARGS...: for a program that dies (no counters): the shim run, again under
+# strace, armed a guard (UFFDIO_REGISTER) before the end, so the case proves something
+guarded_strace() {
+	local n=$1 d; shift
+	d=$(D "$n" shim)
+	timeout -k 5 "$LIMIT" strace -f -qq -e trace=ioctl -o "$d/strace" env "${LOW[@]}" ZCSHIM_LEASE=off \
+		LD_PRELOAD="$ZC_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" "$H" "$@" --log "$d/log.strace" 2>/dev/null | cat >/dev/null
+	need "strace: the shim armed no guard before the program's end (UFFDIO_REGISTER)" grep -q UFFDIO_REGISTER "$d/strace"
 }
 # the race of two first guards is rare: five runs, each must behave as without the shim
 case_segv_two_threads() {
@@ -232,6 +245,7 @@ case_segv_two_threads() {
 	done
 	need "differs in $bad of 5 runs (first: $first)" [ $bad = 0 ]
 	need "base $(status "$(rc sg_tt base)"), want killed by SIGSEGV (the program touches its trap page)" [ "$(rc sg_tt base)" = 139 ]
+	guarded_strace sg_tt segv --variant two-threads --src "$T/f1"
 	end
 }
 
