@@ -81,6 +81,9 @@ enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info 
 	if (d->kind == ZC_FD_UNIX && !zc_cfg.unix_sockets) return ZC_fb_unix_socket;
 	if (zc_policy_min_bytes(d->kind) < 0) return ZC_fb_dest_kind;
 	if (w->call == ZC_CALL_PWRITE && d->kind != ZC_FD_FILE) return ZC_fb_dest_kind;
+	/* send on a pipe or a file fails with ENOTSOCK: the original call says so */
+	if ((w->call == ZC_CALL_SEND || w->call == ZC_CALL_SENDMSG) && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX)
+		return ZC_fb_dest_kind;
 	if (w->flags & ~MSG_NOSIGNAL) return ZC_fb_flags;
 	return 0;
 }

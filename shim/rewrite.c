@@ -123,7 +123,8 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 }
 
 /* sigpipe_block/restore — SIGPIPE as write raises it: sendfile and splice take no MSG_NOSIGNAL,
- * and they raise SIGPIPE even after partial progress, where write returns the count silently. */
+ * and they raise SIGPIPE even after partial progress, where write to a socket returns the count
+ * silently (a pipe's write raises it with the count too: see rewrite()). */
 static void sigpipe_block(sigset_t *old, int *was_pending)
 {
 	sigset_t s, p;
@@ -234,7 +235,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 {
 	struct zc_fd_info d;
 	struct seg s[MAXSEG];
-	int ns = 0, nonblock, fl, was_pending = 0;
+	int ns = 0, nonblock, fl, was_pending = 0, last_err = 0;
 	size_t total, done = 0;
 	off_t dpos = w->pos;
 	sigset_t old;
@@ -294,6 +295,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		if (err) {
 			/* EAGAIN, EINTR, EPIPE...: what write would report, the partial count first */
 			ret = done ? (ssize_t)done : -err;
+			last_err = err;
 			goto out;
 		}
 		/* short without an error: the source shrank (or the kernel refused mid-way) */
@@ -311,7 +313,10 @@ finished:
 	}
 out:
 	release_stack(s, ns);
-	if (sigguard) sigpipe_restore(&old, was_pending, !nosig && ret == -EPIPE);
+	/* write raises SIGPIPE when it fails with EPIPE, and a pipe's write also when it returns a
+	 * count because the reader left meanwhile */
+	int sigpipe = ret == -EPIPE || (d.kind == ZC_FD_PIPE && last_err == EPIPE);
+	if (sigguard) sigpipe_restore(&old, was_pending, !nosig && sigpipe);
 	return ret;
 }
 
