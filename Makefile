@@ -16,8 +16,9 @@ SHIM_OBJS  := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
 CORE_OBJS  := $(filter-out $(B)/obj/shim/interpose% $(B)/obj/shim/init.o,$(SHIM_OBJS))
 TOOL_SRCS  := $(wildcard tools/*.c)
 TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
-PROG_SRCS  := $(wildcard tests/progs/*.c)
-PROGS      := $(PROG_SRCS:tests/progs/%.c=$(B)/progs/%)
+TLIB_SRCS  := $(wildcard tests/progs/edges_lib*.c)
+PROG_SRCS  := $(filter-out $(TLIB_SRCS),$(wildcard tests/progs/*.c))
+PROGS      := $(PROG_SRCS:tests/progs/%.c=$(B)/progs/%) $(TLIB_SRCS:tests/progs/%.c=$(B)/progs/%.so)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNITS      := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
@@ -49,6 +50,17 @@ $(B)/zcshim: $(TOOL_OBJS) $(CORE_OBJS)
 $(B)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# fortified: what Debian builds get (the _chk names); -O2 after CFLAGS, fortification needs it
+$(B)/progs/fortified: CFLAGS += -O2 -D_FORTIFY_SOURCE=2
+
+# edges_asan: an AddressSanitizer program run under the shim (its allocator owns every pointer)
+$(B)/progs/edges_asan: CFLAGS += -fsanitize=address
+
+# tests/progs/edges_lib*.c are small shared libraries preloaded beside the shim (test_edges.sh)
+$(B)/progs/%.so: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $< $(LDLIBS)
 
 $(B)/unit/%: tests/unit/%.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
