@@ -1,7 +1,7 @@
 /* secure_prog.c — the program test_secure.sh installs setuid root: says whether it runs in
  * secure-execution mode and whether the shim is loaded in it (its live-counters memfd is open),
  * on stdout only, so anything on stderr came from someone else.
- * usage: secure_prog — prints "secure 1 shim yes", exit 0. */
+ * usage: secure_prog — prints "secure 1 shim yes" and "pid N", exit 0. */
 #include "progs.h"
 
 #include <dirent.h>
@@ -26,6 +26,6 @@ static int shim_loaded(void)
 
 int main(void)
 {
-	printf("secure %lu shim %s\n", getauxval(AT_SECURE), shim_loaded() ? "yes" : "no");
+	printf("secure %lu shim %s\npid %d\n", getauxval(AT_SECURE), shim_loaded() ? "yes" : "no", (int)getpid());
 	return 0;
 }
