@@ -95,7 +95,8 @@ system_wide() {
 	printf 'stats_file = %s/pub/trusted.%%p.json\n' "$S" >"$S/trusted.conf"
 	sys trusted "$S/trusted.conf" 0644 shim
 	# every program in the namespace reads that file; the setuid one says which stats file is its own
-	local own=$S/pub/trusted.$(sed -n 's/^pid //p' "$S/trusted.out").json
+	local own
+	own=$S/pub/trusted.$(sed -n 's/^pid //p' "$S/trusted.out").json
 	check system-wide-root-owned-conf-honoured [ -f "$own" ]
 	check system-wide-root-owned-conf-stats-0600 [ "$(stat -c %a "$own" 2>/dev/null)" = 600 ]
 	check system-wide-root-owned-conf-env-still-ignored untouched

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -450,6 +451,7 @@ Test(config, lease_signal_rejects_junk_and_out_of_range)
 		"SIGUSR1", "10", "0", "-5", "", "SIGRTMIN+", "SIGRTMAX-", "SIGRTMIN-1", "SIGRTMAX+1",
 		"SIGRTMIN+2x", "SIGRTMAX-2 x", "SIGRTMIN +2", "SIGRTMIN+0x2", "SIGRTMAXX", "SIGRT",
 		"SIGRTMIN+99999999999999999999", "SIGRTMAX-99999999999999999999", "99999999999999999999", "34x",
+		"SIGRTMIN+9223372036854775807", "SIGRTMAX-9223372036854775808", "SIGRTMAX--9223372036854775807",
 	};
 	for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) set_bad(&c, "lease_signal", bad[j]);
 	snprintf(buf, sizeof buf, "SIGRTMIN+%d", SIGRTMAX - SIGRTMIN + 1);
@@ -838,7 +840,7 @@ static void repo_path(char *out, size_t cap, const char *name)
 	char *slash;
 	while ((slash = strrchr(exe, '/')) && slash != exe) {
 		*slash = 0;
-		snprintf(probe, sizeof probe, "%s/shim/zcshim.map", exe);
+		snprintf(probe, sizeof probe, "%s/shim/config.h", exe); /* the repository's root */
 		if (access(probe, R_OK) == 0) break;
 	}
 	snprintf(out, cap, "%s/%s", exe, name);
@@ -867,4 +869,203 @@ Test(config, shipped_conf_parses_cleanly_and_equals_the_defaults)
 	}
 	for (int i = 0; i < zc_config_nkeys; i++) c.origin[i] = ZC_ORIGIN_DEFAULT;
 	cr_assert(cfg_eq(&c, &d));
+}
+
+/* ---- issue 8, item 9: lines too long, NUL bytes, files that are not regular --------------------- */
+
+/* long_line — "min_bytes_tcp = 000…0001M" of exactly len bytes (without the newline). */
+static char *long_line(size_t len)
+{
+	static char line[4096];
+	const char *head = "min_bytes_tcp = ";
+	size_t h = strlen(head);
+	cr_assert(len < sizeof line - 2 && len > h + 2);
+	memcpy(line, head, h);
+	memset(line + h, '0', len - h - 2);
+	memcpy(line + len - 2, "1M", 2);
+	line[len] = '\n';
+	line[len + 1] = 0;
+	return line;
+}
+
+/* A line of 1,024 bytes or more was cut at 1,023 and its start accepted: "min_bytes_tcp = 000…0"
+ * became 0. It is refused as a whole now, with one line naming where, the key and the limit. */
+Test(config, line_of_1024_bytes_or_more_is_refused_whole)
+{
+	static const size_t lens[] = {1024, 1025, 1100, 3000};
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+		struct zc_config c;
+		struct capture cap;
+		nondefault(&c);
+		cap_open(&cap);
+		int bad = zc_config_parse_text(&c, long_line(lens[k]), "/etc/long.conf", cap.wfd);
+		cap_close(&cap);
+		cr_assert_eq(bad, 1, "a %zu-byte line: %d bad lines", lens[k], bad);
+		cr_assert_eq(c.min_bytes_tcp, 123, "a %zu-byte line set min_bytes_tcp to %ld", lens[k], c.min_bytes_tcp);
+		cr_assert_eq(c.origin[key_idx("min_bytes_tcp")], ZC_ORIGIN_DEFAULT);
+		assert_one_line(&cap, "long line");
+		cr_assert(strstr(cap.text, "/etc/long.conf:1:"), "%s", cap.text);
+		cr_assert(strstr(cap.text, "min_bytes_tcp"), "the message does not name the key: %s", cap.text);
+		cr_assert(strstr(cap.text, "accepted: lines shorter than 1024 bytes"), "%s", cap.text);
+	}
+}
+
+/* 1,023 bytes is still a line: the limit is not off by one. */
+Test(config, line_of_1023_bytes_is_accepted)
+{
+	struct zc_config c;
+	struct capture cap;
+	nondefault(&c);
+	cap_open(&cap);
+	int bad = zc_config_parse_text(&c, long_line(1023), "t.conf", cap.wfd);
+	cap_close(&cap);
+	cr_assert_eq(bad, 0, "%s", cap.text);
+	cr_assert_eq(c.min_bytes_tcp, 1L << 20);
+}
+
+/* A NUL byte ended parsing silently, hiding every line after it. The line holding it is a bad line;
+ * the lines after it are parsed (and reported) as usual. */
+Test(config, nul_byte_is_a_bad_line_and_hides_nothing)
+{
+	static const char text[] = "mode = off\n\0junk\nlease = maybe\nunix_sockets = on\nmin_bytes_pipe = 8\0K\n";
+	struct zc_config c;
+	struct capture cap;
+	zc_config_defaults(&c);
+	cap_open(&cap);
+	int bad = zc_config_parse_buf(&c, text, sizeof text - 1, "/etc/nul.conf", cap.wfd);
+	cap_close(&cap);
+	cr_assert_eq(bad, 3, "%d bad lines: %s", bad, cap.text);
+	cr_assert_eq(cap_lines(&cap), 3, "%s", cap.text);
+	cr_assert(strstr(cap.text, "/etc/nul.conf:2: NUL byte in line '\\x00junk'"), "%s", cap.text);
+	cr_assert(strstr(cap.text, "/etc/nul.conf:3: bad value 'maybe' for lease"), "%s", cap.text);
+	cr_assert(strstr(cap.text, "/etc/nul.conf:5: NUL byte in line 'min_bytes_pipe = 8\\x00K'"), "%s", cap.text);
+	cr_assert_eq(c.mode, ZC_MODE_OFF);
+	cr_assert_eq(c.unix_sockets, 1);
+	cr_assert_eq(c.min_bytes_pipe, 4096);
+}
+
+/* The same from a file on disk (zc_config_load_file reads its bytes, not a C string). */
+Test(config, nul_byte_in_a_file_on_disk)
+{
+	static const char text[] = "mode = off\n\0\nlease = maybe\n";
+	char path[64];
+	struct zc_config c;
+	struct capture cap;
+	snprintf(path, sizeof path, "/tmp/zc_cfg_test.XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	zc_config_defaults(&c);
+	cap_open(&cap);
+	int bad = zc_config_load_file(&c, path, cap.wfd);
+	cap_close(&cap);
+	unlink(path);
+	cr_assert_eq(bad, 2, "%s", cap.text);
+	cr_assert_eq(c.mode, ZC_MODE_OFF);
+}
+
+/* load_refused — zc_config_load_file(path) is -1 with one line containing what, and changes nothing. */
+static void load_refused(const char *path, const char *what)
+{
+	struct zc_config c, d;
+	struct capture cap;
+	nondefault(&c);
+	memcpy(&d, &c, sizeof c);
+	cap_open(&cap);
+	cr_assert_eq(zc_config_load_file(&c, path, cap.wfd), -1, "%s was accepted", path);
+	cap_close(&cap);
+	assert_one_line(&cap, path);
+	cr_assert(strstr(cap.text, path) && strstr(cap.text, what), "%s: expected '%s' in: %s", path, what, cap.text);
+	cr_assert(strstr(cap.text, "accepted: a regular file"), "%s", cap.text);
+	cr_assert_eq(memcmp(&c, &d, sizeof c), 0);
+}
+
+/* A directory was accepted silently; a FIFO or a tty blocked the constructor in open or read. */
+Test(config, directory_fifo_and_device_are_refused_without_blocking, .timeout = 20)
+{
+	char dir[64], fifo[96];
+	snprintf(dir, sizeof dir, "/tmp/zc_cfg_dir.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	load_refused(dir, "is a directory");
+	load_refused(fifo, "is a FIFO"); /* no writer: a blocking open would never return */
+	load_refused("/dev/null", "is a character device");
+	int tty = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+	if (tty >= 0) { /* a terminal nobody types into: a blocking read would never return */
+		char pts[64];
+		cr_assert_eq(grantpt(tty) | unlockpt(tty), 0);
+		cr_assert_eq(ptsname_r(tty, pts, sizeof pts), 0);
+		load_refused(pts, "is a character device");
+		close(tty);
+	}
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* ---- issue 8, item 7: secure-execution mode ------------------------------------------------------ */
+
+/* secure_file — a temporary config file with the given text, owner and mode. */
+static void secure_file(char *path, size_t cap, const char *text, uid_t owner, mode_t mode)
+{
+	write_tmp(path, cap, text);
+	cr_assert_eq(chown(path, owner, 0), 0);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+/* Under AT_SECURE only root's own system file counts: no environment (there is no envp to pass),
+ * nothing printed, and a file others may write, or owned by someone else, is ignored whole. */
+Test(config, secure_mode_trusts_only_a_root_owned_unwritable_system_file)
+{
+	char path[64];
+	struct zc_config c, d;
+	if (geteuid() != 0) cr_skip_test("needs root to create files of other owners");
+	zc_config_defaults(&d);
+	secure_file(path, sizeof path, "mode = off\nstats_file = /var/tmp/zc.%p.json\n", 0, 0644);
+	cr_assert_eq(zc_config_load_secure(&c, path), 0);
+	cr_assert_eq(c.mode, ZC_MODE_OFF);
+	cr_assert_str_eq(c.stats_file, "/var/tmp/zc.%p.json");
+	static const struct { uid_t uid; mode_t mode; } untrusted[] = {{0, 0666}, {0, 0664}, {0, 0646}, {65534, 0644}};
+	for (size_t k = 0; k < sizeof untrusted / sizeof untrusted[0]; k++) {
+		cr_assert_eq(chown(path, untrusted[k].uid, 0), 0);
+		cr_assert_eq(chmod(path, untrusted[k].mode), 0);
+		nondefault(&c);
+		cr_assert_eq(zc_config_load_secure(&c, path), -1, "uid %d mode %o was trusted", (int)untrusted[k].uid,
+			     (unsigned)untrusted[k].mode);
+		cr_assert(cfg_eq(&c, &d), "uid %d mode %o: not the built-in defaults", (int)untrusted[k].uid,
+			  (unsigned)untrusted[k].mode);
+	}
+	unlink(path);
+	nondefault(&c);
+	cr_assert_eq(zc_config_load_secure(&c, "/nonexistent/zcshim.conf"), 0);
+	cr_assert(cfg_eq(&c, &d), "no system file: the built-in defaults");
+}
+
+/* Its bad lines and unreadable files print nothing: stderr belongs to whoever ran the program. */
+Test(config, secure_mode_prints_nothing, .timeout = 20)
+{
+	char path[64], dir[64], fifo[96];
+	struct zc_config c;
+	struct capture cap;
+	if (geteuid() != 0) cr_skip_test("needs root to create a root-owned file");
+	secure_file(path, sizeof path, "root:secret:1:2\nmode = fast\n", 0, 0600);
+	snprintf(dir, sizeof dir, "/tmp/zc_cfg_dir.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cap_open(&cap);
+	int saved = dup(2);
+	cr_assert_eq(dup2(cap.wfd, 2), 2);
+	int bad = zc_config_load_secure(&c, path);
+	int fifo_r = zc_config_load_secure(&c, fifo); /* and never blocks */
+	dup2(saved, 2);
+	close(saved);
+	cap_close(&cap);
+	unlink(path);
+	unlink(fifo);
+	rmdir(dir);
+	cr_assert_eq(bad, 2);
+	cr_assert_eq(fifo_r, 0);
+	cr_assert_eq(cap.len, 0, "printed: %s", cap.text);
 }
