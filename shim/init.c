@@ -3,6 +3,7 @@
 #include "detect.h"
 #include "fdtab.h"
 #include "guard.h"
+#include "interpose.h"
 #include "lease.h"
 #include "log.h"
 #include "policy.h"
@@ -29,6 +30,7 @@ static void child(void)
 	zc_guard_atfork_child();
 	zc_stats_reset();
 	zc_lease_atfork_child(torn);
+	zc_exec_atfork_child();
 }
 
 /* open_log — log_file opened once (safely, see zc_log_open_file), moved to a high close-on-exec

@@ -27,4 +27,7 @@ static inline void kernel_reads(const void *p, size_t n)
 static inline void enter(void) { zc_depth++; }
 static inline void leave(void) { zc_depth--; }
 
+/* In a forked child: environ as the program left it, the exec module's lock free (interpose_exec.c). */
+void zc_exec_atfork_child(void);
+
 #endif

@@ -263,6 +263,16 @@ static void env_leave(void)
 	errno = saved;
 }
 
+/* zc_exec_atfork_child — a child forked while another thread was inside system() or popen() gets
+ * the program's own environment back and a lock nobody holds. */
+void zc_exec_atfork_child(void)
+{
+	if (swap.users && environ == swap.filtered) environ = swap.saved;
+	swap.users = 0;
+	swap.b.p = NULL; /* the copy stays mapped in the child: nobody else points into it now */
+	pthread_mutex_init(&swap.lock, NULL);
+}
+
 EXPORT int system(const char *cmd)
 {
 	zc_real_system_t f = NEXT(system);

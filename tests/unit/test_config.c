@@ -825,7 +825,7 @@ Test(config, get_round_trips_every_key)
 /* ---- the shipped zcshim.conf --------------------------------------------------------- */
 
 /* repo_path — file at the top of the repository: $ZC_ROOT, else the nearest directory above the
- * binary (build/unit/, build/h2/unit/...) that holds shim/zcshim.map. */
+ * binary (build/unit/, build/h2/unit/...) that holds shim/config.h. */
 static void repo_path(char *out, size_t cap, const char *name)
 {
 	const char *root = getenv("ZC_ROOT");
