@@ -290,5 +290,10 @@ void zc_lease_atfork_child(int torn)
 	lease_tid = 0;
 	ready_flag = 0;
 	untrusted = torn;
+	/* the keepers hold the parent's leases: never released from here; the lock may have been held */
+	pthread_mutex_init(&keep_lock, NULL);
+	for (int k = 0; k < KEEPERS; k++)
+		if (keepers[k].fd >= 0) zc_raw_close(keepers[k].fd), keepers[k].fd = -1;
+	nkeepers = 0;
 	zc_fdtab_each(inherit, NULL);
 }
