@@ -83,9 +83,19 @@ static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter c
 	return r;
 }
 
+/* quiet — nothing recorded and no error kept: a small read or any write has nothing to look at. */
+static inline int quiet(void)
+{
+	return !__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED) && !__atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED);
+}
+
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	if (!zc_active()) return raw_read(fd, buf, n, -1);
+	if (n < zc_min_record && quiet()) { /* the common small read: counted, nothing else */
+		zc_count(ZC_calls_read, 1);
+		return raw_read(fd, buf, n, -1);
+	}
 	enter();
 	ssize_t r = do_read(fd, buf, n, -1, ZC_calls_read);
 	leave();
@@ -346,6 +356,13 @@ static ssize_t do_write(struct zc_wreq *w)
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
+	if (zc_active() && quiet()) { /* nothing can match: counted, then the original */
+		zc_count(ZC_calls_write, 1);
+		zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
+		ssize_t r = zc_real.write ? zc_real.write(fd, buf, n) : zc_raw_write(fd, buf, n);
+		if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
+		return r;
+	}
 	struct iovec v = {(void *)buf, n};
 	return do_write(&(struct zc_wreq){.fd = fd, .call = ZC_CALL_WRITE, .iov = &v, .iovcnt = 1});
 }
