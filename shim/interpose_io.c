@@ -224,48 +224,30 @@ EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t pos, i
 
 EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t pos, int flags) __attribute__((alias("preadv64v2")));
 
-/* Receives write into the buffer too: records there die first. */
+/* recv_gate — receives write into the buffer too: records there die first; returns an error a
+ * rewrite kept for this socket (pending), due now instead of the receive. */
+static int recv_gate(int fd, void *buf, size_t n)
+{
+	if (!zc_active()) return 0;
+	enter();
+	int e = pending(fd);
+	zc_count(ZC_calls_recv, 1), kernel_writes(buf, n);
+	leave();
+	return e;
+}
+
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	if (zc_active()) {
-		enter();
-		int e = pending(fd);
-		zc_count(ZC_calls_recv, 1), kernel_writes(buf, n);
-		leave();
-		if (e) return errno = e, -1;
-	}
+	int e = recv_gate(fd, buf, n);
+	if (e) return errno = e, -1;
 	return zc_real.recv ? zc_real.recv(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
 {
-	if (zc_active()) {
-		enter();
-		int e = pending(fd);
-		zc_count(ZC_calls_recv, 1), kernel_writes(buf, n);
-		leave();
-		if (e) return errno = e, -1;
-	}
+	int e = recv_gate(fd, buf, n);
+	if (e) return errno = e, -1;
 	return zc_real.recvfrom ? zc_real.recvfrom(fd, buf, n, flags, a, al) : syscall(SYS_recvfrom, fd, buf, n, flags, a, al);
-}
-
-EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
-{
-	if (n > buflen) __chk_fail();
-	return recv(fd, buf, n, flags);
-}
-
-EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a, socklen_t *al)
-{
-	if (n > buflen) __chk_fail();
-	return recvfrom(fd, buf, n, flags, a, al);
-}
-
-/* drop_msg — the buffers of one message header the kernel will fill. Entered. */
-static void drop_msg(const struct msghdr *m)
-{
-	struct msghdr h;
-	if (zc_copy_in(&h, m, sizeof h) == 0) drop_iov(h.msg_iov, h.msg_iovlen);
 }
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
