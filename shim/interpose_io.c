@@ -250,6 +250,25 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 	return zc_real.recvfrom ? zc_real.recvfrom(fd, buf, n, flags, a, al) : syscall(SYS_recvfrom, fd, buf, n, flags, a, al);
 }
 
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen) __chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a, socklen_t *al)
+{
+	if (n > buflen) __chk_fail();
+	return recvfrom(fd, buf, n, flags, a, al);
+}
+
+/* drop_msg — the buffers of one message header the kernel will fill. Entered. */
+static void drop_msg(const struct msghdr *m)
+{
+	struct msghdr h;
+	if (zc_copy_in(&h, m, sizeof h) == 0) drop_iov(h.msg_iov, h.msg_iovlen);
+}
+
 EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	if (zc_active()) {
