@@ -161,8 +161,8 @@ const char *zc_guard_mechanism(void)
  * UFFD_FEATURE_EVENT_FORK); the descriptors still name the parent's address space. */
 void zc_guard_atfork_child(void)
 {
-	if (uffd >= 0) zc_raw_close(uffd);
-	if (pagemap >= 0) zc_raw_close(pagemap);
+	if (uffd >= 0) zc_close_own(uffd);
+	if (pagemap >= 0) zc_close_own(pagemap);
 	uffd = pagemap = -1;
 	mechanism = "none (not needed yet)";
 	__atomic_store_n(&gstate, G_UNKNOWN, __ATOMIC_RELEASE);

@@ -37,6 +37,7 @@ static void fresh(int fd)
 EXPORT int close(int fd)
 {
 	if (!zc_active()) return zc_real.close ? zc_real.close(fd) : (int)zc_raw_close(fd);
+	if (zc_is_own_fd(fd)) return errno = EBADF, -1; /* not the program's: closed as if never opened */
 	int saved = errno;
 	gone(fd);
 	errno = saved;
@@ -47,6 +48,11 @@ EXPORT int close(int fd)
 	return r;
 }
 
+static int real_close_range(unsigned lo, unsigned hi, int flags)
+{
+	return zc_real.close_range ? zc_real.close_range(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
 EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
 	if (zc_active() && !(flags & CLOSE_RANGE_CLOEXEC)) {
@@ -55,7 +61,15 @@ EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 		zc_fdtab_forget_range(lo, hi);
 		leave();
 	}
-	return zc_real.close_range ? zc_real.close_range(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
+	if (!zc_active()) return real_close_range(lo, hi, flags);
+	/* around the shim's own descriptors: a daemon closing "everything" keeps its counters and guard */
+	int mine[96], n = zc_own_fds_in(lo, hi, mine, 96), r = 0;
+	unsigned from = lo;
+	for (int k = 0; k < n && r == 0; k++) {
+		if ((unsigned)mine[k] > from) r = real_close_range(from, (unsigned)mine[k] - 1, flags);
+		from = (unsigned)mine[k] + 1;
+	}
+	return r == 0 && from <= hi && from != 0 ? real_close_range(from, hi, flags) : r;
 }
 
 /* The raw system calls below stand in for the real functions before the constructor ran

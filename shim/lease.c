@@ -95,7 +95,7 @@ static int service_keepers(int force)
 		if (kp->fd < 0) continue;
 		if (!force && any_queued(kp->dsts) && kp->waited_ms < break_deadline_ms()) continue;
 		undo(kp->fd);
-		zc_raw_close(kp->fd);
+		zc_close_own(kp->fd);
 		kp->fd = -1;
 		nkeepers--;
 		zc_count(ZC_lease_released, 1);
@@ -255,7 +255,7 @@ void zc_lease_closing(int fd)
 		pthread_mutex_unlock(&keep_lock);
 	}
 	if (kp) return;
-	if (keep >= 0) undo(keep), zc_raw_close(keep);
+	if (keep >= 0) undo(keep), zc_close_own(keep);
 	undo(fd);
 	zc_count(ZC_lease_released, 1);
 }
@@ -293,7 +293,7 @@ void zc_lease_atfork_child(int torn)
 	/* the keepers hold the parent's leases: never released from here; the lock may have been held */
 	pthread_mutex_init(&keep_lock, NULL);
 	for (int k = 0; k < KEEPERS; k++)
-		if (keepers[k].fd >= 0) zc_raw_close(keepers[k].fd), keepers[k].fd = -1;
+		if (keepers[k].fd >= 0) zc_close_own(keepers[k].fd), keepers[k].fd = -1;
 	nkeepers = 0;
 	zc_fdtab_each(inherit, NULL);
 }

@@ -13,6 +13,12 @@ extern size_t zc_min_record;      /* smallest read worth recording */
 
 /* zc_high_fd — moves one of the shim's own descriptors high, close-on-exec, out of the program's way. */
 int zc_high_fd(int fd);
+/* zc_is_own_fd — fd is one of those (the program's close gets EBADF, as without the shim). */
+int zc_is_own_fd(int fd);
+/* zc_own_fds_in — those in [lo, hi], ascending (at most cap); how many. */
+int zc_own_fds_in(unsigned lo, unsigned hi, int *out, int cap);
+/* zc_close_own — the shim closes one of its own descriptors. */
+void zc_close_own(int fd);
 
 /* zc_copy_in — copies n bytes of the program's memory that may be invalid; -EFAULT if it is. */
 int zc_copy_in(void *dst, const void *src, size_t n);

@@ -12,7 +12,47 @@ __thread int zc_depth;
 __thread pid_t zc_tid_cache;
 size_t zc_min_record;
 
-/* zc_high_fd — near the top of the soft descriptor limit, where a program's next open never lands. */
+#define OWN_MAX 96
+static int own[OWN_MAX]; /* the shim's own descriptors, stored as fd + 1 (0: a free slot) */
+
+/* own_add — remembers one of the shim's descriptors, so the program's close cannot take it. */
+static void own_add(int fd)
+{
+	for (int k = 0; k < OWN_MAX; k++)
+		if (__atomic_compare_exchange_n(&own[k], &(int){0}, fd + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+}
+
+int zc_is_own_fd(int fd)
+{
+	for (int k = 0; k < OWN_MAX; k++)
+		if (__atomic_load_n(&own[k], __ATOMIC_RELAXED) == fd + 1) return 1;
+	return 0;
+}
+
+/* zc_own_fds_in — the shim's descriptors in [lo, hi], ascending; returns how many (at most cap). */
+int zc_own_fds_in(unsigned lo, unsigned hi, int *out, int cap)
+{
+	int n = 0;
+	for (int k = 0; k < OWN_MAX && n < cap; k++) {
+		int v = __atomic_load_n(&own[k], __ATOMIC_RELAXED) - 1;
+		if (v < 0 || (unsigned)v < lo || (unsigned)v > hi) continue;
+		int i = n++;
+		for (; i > 0 && out[i - 1] > v; i--) out[i] = out[i - 1];
+		out[i] = v;
+	}
+	return n;
+}
+
+/* zc_close_own — the shim closes one of its own descriptors. */
+void zc_close_own(int fd)
+{
+	for (int k = 0; k < OWN_MAX; k++)
+		if (__atomic_compare_exchange_n(&own[k], &(int){fd + 1}, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) break;
+	syscall(SYS_close, fd);
+}
+
+/* zc_high_fd — near the top of the soft descriptor limit, where a program's next open never lands;
+ * from then on the program's close and close_range leave it alone. */
 int zc_high_fd(int fd)
 {
 	struct rlimit rl;
@@ -20,8 +60,9 @@ int zc_high_fd(int fd)
 	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
 		base = (long)rl.rlim_cur - 64;
 	int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
-	if (high < 0) return fd; /* keep the low one rather than lose it */
-	syscall(SYS_close, fd);
+	if (high < 0) high = fd; /* keep the low one rather than lose it */
+	else syscall(SYS_close, fd);
+	own_add(high);
 	return high;
 }
 

@@ -60,7 +60,7 @@ void zc_stats_publish(void)
 void zc_stats_reset(void)
 {
 	int had = published >= 0;
-	if (had) zc_raw_close(published); /* the parent's, inherited: not ours to publish in */
+	if (had) zc_close_own(published); /* the parent's, inherited: not ours to publish in */
 	published = -1;
 	zc_stats = &stats_local;
 	zc_stats_init();
