@@ -25,6 +25,7 @@ extern char **environ;
 static void child(void)
 {
 	zc_tid_cache = 0;
+	zc_pid_cache = 0;
 	int torn = zc_fdtab_atfork_child();
 	zc_detect_atfork_child();
 	zc_guard_atfork_child();

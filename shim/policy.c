@@ -8,28 +8,13 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <sys/socket.h>
 
-static __thread uintptr_t stack_lo, stack_hi; /* this thread's stack, asked once; hi 1: unknown */
-
 /* zc_policy_on_stack — the thread's real bounds (a worker's heap buffer may lie just above its
- * stack pointer); only where they cannot be had, the frames above ours. */
+ * stack pointer; state.c). */
 int zc_policy_on_stack(const void *p)
 {
-	if (__builtin_expect(!stack_hi, 0)) {
-		pthread_attr_t a;
-		void *addr;
-		size_t size;
-		stack_hi = 1;
-		if (pthread_getattr_np(pthread_self(), &a) == 0) {
-			if (pthread_attr_getstack(&a, &addr, &size) == 0) stack_lo = (uintptr_t)addr, stack_hi = (uintptr_t)addr + size;
-			pthread_attr_destroy(&a);
-		}
-	}
-	if (stack_hi > 1) return (uintptr_t)p >= stack_lo && (uintptr_t)p < stack_hi;
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-	return (uintptr_t)p >= sp && (uintptr_t)p < sp + (8UL << 20);
+	return zc_on_stack(p);
 }
 
 #define NOTE(w) ((struct zc_read_plan){.action = ZC_READ_NOTE, .why = (w), .gen = i.gen, .stack = stack})
