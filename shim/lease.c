@@ -151,7 +151,8 @@ static void *lease_thread(void *arg)
 		struct timespec tick = {0, 5 * 1000000L}; /* kept leases are looked at every 5 ms */
 		int kept = __atomic_load_n(&nkeepers, __ATOMIC_RELAXED);
 		int sig = kept ? sigtimedwait(&mine, &si, &tick) : sigwaitinfo(&mine, &si);
-		if (sig == zc_cfg.lease_signal && si.si_code != SI_TKILL) handle_break(si.si_fd); /* not our own wake-up */
+		/* a break comes from the kernel (si_code POLL_MSG > 0); our own wake-up, or anyone's kill, does not */
+		if (sig == zc_cfg.lease_signal && si.si_code > 0) handle_break(si.si_fd);
 		if (kept) {
 			pthread_mutex_lock(&keep_lock);
 			for (int k = 0; k < KEEPERS; k++)

@@ -89,3 +89,14 @@ need "lease_denied $(stat_sum "$d/st.*.json" lease_denied), want >= 1 (the write
 need "lease_granted $(stat_sum "$d/st.*.json" lease_granted), want >= 1 (asked again)" ge "$(stat_sum "$d/st.*.json" lease_granted)" 1
 need "rw_splice_bytes $(stat_sum "$d/st.*.json" rw_splice_bytes), want > 0" ge "$(stat_sum "$d/st.*.json" rw_splice_bytes)" 1
 end
+
+# a lease kept past the program's close (data still queued) and released once drained, with no
+# writer at all: nothing may count as a break (the keeper's own wake-up is not one)
+begin kept_lease_released_without_a_break
+d=$T/nobreak; rm -rf "$d"; mkdir -p "$d"; cp "$T/src" "$d/src"; touch "$d/go"
+env "${LOW[@]}" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" \
+	"$P" dup-close --src "$d/src" --ready "$d/ready" --go "$d/go" | { sleep 0.4; cat; } >"$d/out"
+need "output differs" cmp -s "$d/out" "$T/four.expected"
+need "lease_released $(stat_sum "$d/st.*.json" lease_released), want 1" eq "$(stat_sum "$d/st.*.json" lease_released)" 1
+need "lease_broken $(stat_sum "$d/st.*.json" lease_broken), want 0 (nobody wrote)" eq "$(stat_sum "$d/st.*.json" lease_broken)" 0
+end
