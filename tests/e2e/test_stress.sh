@@ -95,4 +95,4 @@ rewrote lease-off 50
 LCH=$((CHUNKS * 3 / 10))
 stress lease-on shim "${SHIM_ENV[@]}" ZCSHIM_LEASE=require -- "${COMMON[@]}" --chunks "$LCH" --inplace --seed 3
 verdict stress-shim-lease-require "$LCH"
-rewrote lease-on 20
+rewrote lease-on 5 # in-place rewrites hold sources open for writing (leases refused meanwhile): 20-60% seen
