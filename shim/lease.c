@@ -202,7 +202,7 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 			else if (errno == EAGAIN) state = ZC_LS_BUSY; /* a writer has it open now: ask again later */
 			else zc_log(ZC_LOG_INFO, "no read lease on fd %d (errno %d)", fd, errno);
 		}
-		zc_count(state == ZC_LS_HELD ? ZC_lease_granted : ZC_lease_denied, 1);
+		zc_count(state == ZC_LS_HELD ? ZC_lease_granted : state == ZC_LS_BUSY ? ZC_lease_busy : ZC_lease_denied, 1);
 		if (state == ZC_LS_DENIED)
 			ZC_LOG_ONCE(ZC_LOG_INFO, "a read lease was denied (errno %d): files without one are not rewritten; "
 				    "grant CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE, or setpriv --ambient-caps +lease), "

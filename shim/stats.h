@@ -25,7 +25,7 @@
 	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other)            \
 	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)         \
 	X(fb_stack_buffer) X(fb_probation) X(fb_no_guard) X(peer_error_kept)       \
-	X(lease_granted) X(lease_denied) X(lease_broken) X(lease_released)
+	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)
 
 enum zc_counter {
 #define ZC_ENUM(name) ZC_##name,

@@ -84,8 +84,9 @@ static void summary(const uint64_t *s, int procs)
 		s[ZC_guard_none] ? "nothing (no userfaultfd write-protection here: see the log line; nothing was rewritten)"
 		: s[ZC_guard_uffd_user] && !s[ZC_guard_uffd] ? "userfaultfd write-protection (user mode only)"
 		: s[ZC_guard_uffd] ? "userfaultfd write-protection" : "(not needed: no read was recorded)");
-	fprintf(stderr, "  leases: granted %lu, denied %lu, broken %lu\n", (unsigned long)s[ZC_lease_granted],
-		(unsigned long)s[ZC_lease_denied], (unsigned long)s[ZC_lease_broken]);
+	fprintf(stderr, "  leases: granted %lu, denied %lu, busy %lu (a writer had the file open), broken %lu\n",
+		(unsigned long)s[ZC_lease_granted], (unsigned long)s[ZC_lease_denied], (unsigned long)s[ZC_lease_busy],
+		(unsigned long)s[ZC_lease_broken]);
 	fprintf(stderr, "  why writes were not rewritten:");
 	int any = 0;
 	for (int i = 0; i < ZC_NCOUNTERS; i++)
