@@ -125,6 +125,17 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 /* sigpipe_block/restore — SIGPIPE as write raises it: sendfile and splice take no MSG_NOSIGNAL,
  * and they raise SIGPIPE even after partial progress, where write to a socket returns the count
  * silently (a pipe's write raises it with the count too: see rewrite()). */
+/* sigpipe_discarded — SIGPIPE is ignored and not blocked in this thread: whatever the kernel call
+ * raises is thrown away at once, as write's own would be, so no mask dance is needed (nginx,
+ * Apache and python ignore SIGPIPE). Asked each time: the program may change either. */
+static int sigpipe_discarded(void)
+{
+	struct sigaction sa;
+	sigset_t cur;
+	return sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN &&
+	       pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, SIGPIPE);
+}
+
 static void sigpipe_block(sigset_t *old, int *was_pending)
 {
 	sigset_t s, p;
@@ -253,7 +264,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		return pass(why);
 	}
 	nonblock = fl & O_NONBLOCK;
-	int nosig = (w->flags & MSG_NOSIGNAL) != 0, sigguard = d.kind != ZC_FD_FILE;
+	int nosig = (w->flags & MSG_NOSIGNAL) != 0, sigguard = d.kind != ZC_FD_FILE && !sigpipe_discarded();
 	if (sigguard) sigpipe_block(&old, &was_pending);
 
 	ssize_t ret = 0;
