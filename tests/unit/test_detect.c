@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "source.h"
+
 #define PG 4096UL
 #define N (64 * 1024UL) /* a read of 64 KiB, at page + 16 as glibc hands out large buffers */
 
@@ -40,36 +42,9 @@ static const char *kind_name(int k)
 	return k >= 0 && k <= ZC_MATCH_UNKNOWN ? n[k] : "?";
 }
 
-/* pattern — the byte at source offset o. */
-static unsigned char pattern(size_t o)
-{
-	return (unsigned char)(o * 131 + (o >> 9) * 7 + 1);
-}
-
-/* src — a real source: an open, unlinked regular file of pattern() bytes, with the generation the
- * descriptor table gave it. */
-struct src {
-	int fd;
-	uint64_t gen;
-};
-
 static struct src src_file(size_t size)
 {
-	char path[] = "/tmp/zc_detect.XXXXXX";
-	struct src s;
-	s.fd = mkstemp(path);
-	cr_assert_geq(s.fd, 0);
-	unlink(path);
-	unsigned char *b = malloc(size);
-	cr_assert_not_null(b);
-	for (size_t i = 0; i < size; i++) b[i] = pattern(i);
-	cr_assert_eq(pwrite(s.fd, b, size, 0), (ssize_t)size);
-	free(b);
-	struct zc_fd_info i;
-	cr_assert_eq(zc_fdtab_get(s.fd, &i), 0);
-	cr_assert_eq(i.kind, ZC_FD_FILE);
-	cr_assert_neq(i.gen, 0);
-	s.gen = i.gen;
+	struct src s = source_file(size);
 	return s;
 }
 

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "source.h"
+
 /* The write wrapper itself (write, writev, send...), for what only it promises: errno untouched by a
  * rewrite that succeeds. Its names stand in for libc's in this test program; while zc_on is 0 (all
  * but one test) every one of them is the original call. */
@@ -70,12 +72,6 @@ static const char *ret_name(ssize_t r)
 	return b;
 }
 
-/* pattern — the byte at source offset o. */
-static unsigned char pattern(size_t o)
-{
-	return (unsigned char)(o * 131 + (o >> 9) * 7 + 1);
-}
-
 /* check_pattern — b[0..n) holds the source bytes from offset off. */
 static void check_pattern(const char *b, size_t n, size_t off, const char *what)
 {
@@ -84,28 +80,10 @@ static void check_pattern(const char *b, size_t n, size_t off, const char *what)
 			     (unsigned char)b[i], pattern(off + i));
 }
 
-struct src {
-	int fd;
-	uint64_t gen;
-};
-
 /* src_file — an open, unlinked regular file of pattern() bytes, known to the table, lease not needed. */
 static struct src src_file(size_t size)
 {
-	char path[] = "/tmp/zc_rewrite.XXXXXX";
-	struct src s;
-	s.fd = mkstemp(path);
-	cr_assert_geq(s.fd, 0);
-	unlink(path);
-	unsigned char *b = malloc(size);
-	cr_assert_not_null(b);
-	for (size_t i = 0; i < size; i++) b[i] = pattern(i);
-	cr_assert_eq(pwrite(s.fd, b, size, 0), (ssize_t)size);
-	free(b);
-	struct zc_fd_info i;
-	cr_assert_eq(zc_fdtab_get(s.fd, &i), 0);
-	cr_assert_eq(i.kind, ZC_FD_FILE);
-	s.gen = i.gen;
+	struct src s = source_file(size);
 	cr_assert_eq(zc_lease_prepare(s.fd, s.gen, ZC_LS_NONE), ZC_LS_NOT_NEEDED);
 	return s;
 }
