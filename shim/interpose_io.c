@@ -49,8 +49,9 @@ static ssize_t raw_read(int fd, void *buf, size_t n, off_t pos)
 	return zc_real.pread64 ? zc_real.pread64(fd, buf, n, pos) : syscall(SYS_pread64, fd, buf, n, pos);
 }
 
-/* do_read — read or pread (pos >= 0), recording file data. Runs entered. */
-static ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
+/* do_read — read or pread (pos >= 0), recording file data. Runs entered. Never inlined: read_call's
+ * common path then needs no frame of its size (38 instructions per call instead of 49). */
+static __attribute__((noinline)) ssize_t do_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
 	int saved = errno, e = pending(fd);
 	zc_count(call, 1);
@@ -89,17 +90,24 @@ static inline int quiet(void)
 	return !__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED) && !__atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED);
 }
 
+/* read_call — read or pread: the common small read with nothing recorded is counted and done;
+ * anything else goes through do_read, entered. */
+static ssize_t read_call(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
+{
+	if (n < zc_min_record && quiet()) {
+		zc_count(call, 1);
+		return raw_read(fd, buf, n, pos);
+	}
+	enter();
+	ssize_t r = do_read(fd, buf, n, pos, call);
+	leave();
+	return r;
+}
+
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	if (!zc_active()) return raw_read(fd, buf, n, -1);
-	if (n < zc_min_record && quiet()) { /* the common small read: counted, nothing else */
-		zc_count(ZC_calls_read, 1);
-		return raw_read(fd, buf, n, -1);
-	}
-	enter();
-	ssize_t r = do_read(fd, buf, n, -1, ZC_calls_read);
-	leave();
-	return r;
+	return read_call(fd, buf, n, -1, ZC_calls_read);
 }
 
 EXPORT ssize_t __read(int fd, void *buf, size_t n) __attribute__((alias("read")));
@@ -114,10 +122,7 @@ EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t pos)
 {
 	if (!zc_active() || pos < 0)
 		return zc_real.pread64 ? zc_real.pread64(fd, buf, n, pos) : syscall(SYS_pread64, fd, buf, n, pos);
-	enter();
-	ssize_t r = do_read(fd, buf, n, pos, ZC_calls_pread);
-	leave();
-	return r;
+	return read_call(fd, buf, n, pos, ZC_calls_pread);
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t pos) __attribute__((alias("pread64")));

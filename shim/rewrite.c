@@ -3,7 +3,6 @@
 #include "config.h"
 #include "detect.h"
 #include "fdtab.h"
-#include "interpose.h"
 #include "lease.h"
 #include "policy.h"
 #include "real.h"
@@ -95,7 +94,6 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
 	if (why) return pass(why);
-	if (w->iovcnt > MAXSEG || w->iovcnt < 0) return pass(ZC_fb_flags);
 	int multi = zc_fdtab_note_writer(w->fd, zc_tid()); /* every write counts, rewritten or not */
 	*total = 0;
 	for (int k = 0; k < w->iovcnt; k++) {
@@ -122,9 +120,6 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	return 0;
 }
 
-/* sigpipe_block/restore — SIGPIPE as write raises it: sendfile and splice take no MSG_NOSIGNAL,
- * and they raise SIGPIPE even after partial progress, where write to a socket returns the count
- * silently (a pipe's write raises it with the count too: see rewrite()). */
 /* sigpipe_discarded — SIGPIPE is ignored and not blocked in this thread: whatever the kernel call
  * raises is thrown away at once, as write's own would be, so no mask dance is needed (nginx,
  * Apache and python ignore SIGPIPE). Asked each time: the program may change either. */
@@ -136,6 +131,9 @@ static int sigpipe_discarded(void)
 	       pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, SIGPIPE);
 }
 
+/* sigpipe_block/restore — SIGPIPE as write raises it: sendfile and splice take no MSG_NOSIGNAL,
+ * and they raise SIGPIPE even after partial progress, where write to a socket returns the count
+ * silently (a pipe's write raises it with the count too: see rewrite()). */
 static void sigpipe_block(sigset_t *old, int *was_pending)
 {
 	sigset_t s, p;
