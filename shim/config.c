@@ -17,7 +17,7 @@
 struct zc_config zc_cfg;
 
 const struct zc_config_key zc_config_keys[] = {
-	{"mode", "eager", "off, eager"},
+	{"mode", "eager", "off, eager, deferred, auto"},
 	{"min_bytes_tcp", "262144", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_pipe", "4096", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_file", "65536", "a byte count 0..1G, suffix K or M allowed"},
@@ -30,6 +30,7 @@ const struct zc_config_key zc_config_keys[] = {
 	{"lease_signal", "SIGRTMAX-2", "a real-time signal: SIGRTMIN+N, SIGRTMAX-N or its number"},
 	{"stack_buffers", "off", "on, off"},
 	{"guard_min_bytes", "65536", "a byte count 4K..1G, suffix K or M allowed"},
+	{"defer_min_bytes", "32768", "a byte count 8K..1G, suffix K or M allowed"},
 };
 const int zc_config_nkeys = sizeof zc_config_keys / sizeof zc_config_keys[0];
 
@@ -143,7 +144,7 @@ static int bad(int err_fd, const char *origin, const char *key, const char *val,
 /* zc_config_set — validates and stores one key. */
 int zc_config_set(struct zc_config *c, const char *key, const char *val, const char *origin, int err_fd)
 {
-	static const char *const modes[] = {"off", "eager", NULL};
+	static const char *const modes[] = {"off", "eager", "deferred", "auto", NULL};
 	static const char *const leases[] = {"require", "prefer", "off", NULL};
 	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
 	int i = key_index(key);
@@ -178,6 +179,7 @@ int zc_config_set(struct zc_config *c, const char *key, const char *val, const c
 	case 10: v = parse_signal(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->lease_signal = (int)v; break;
 	case 11: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->stack_buffers = (int)v; break;
 	case 12: v = parse_bytes(val); if (v < 4096) return bad(err_fd, origin, key, val, acc); c->guard_min_bytes = v; break;
+	case 13: v = parse_bytes(val); if (v < 8192) return bad(err_fd, origin, key, val, acc); c->defer_min_bytes = v; break;
 	}
 	return 0;
 }
@@ -375,7 +377,7 @@ int zc_config_load(struct zc_config *c, char *const *envp, int err_fd)
 /* zc_config_get — a key's current value as text. */
 int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t cap)
 {
-	static const char *const modes[] = {"off", "eager"};
+	static const char *const modes[] = {"off", "eager", "deferred", "auto"};
 	static const char *const leases[] = {"require", "prefer", "off"};
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
 	switch (key_index(key)) {
@@ -392,6 +394,7 @@ int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t 
 	case 10: return zc_log_format(out, cap, "%d", c->lease_signal);
 	case 11: return zc_log_format(out, cap, "%s", c->stack_buffers ? "on" : "off");
 	case 12: return zc_log_format(out, cap, "%ld", c->guard_min_bytes);
+	case 13: return zc_log_format(out, cap, "%ld", c->defer_min_bytes);
 	}
 	return -1;
 }

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-enum zc_mode { ZC_MODE_OFF, ZC_MODE_EAGER };
+enum zc_mode { ZC_MODE_OFF, ZC_MODE_EAGER, ZC_MODE_DEFERRED, ZC_MODE_AUTO };
 enum zc_lease_policy { ZC_LEASE_REQUIRE, ZC_LEASE_PREFER, ZC_LEASE_OFF };
 
 #define ZC_CONFIG_MAX_KEYS 16
@@ -20,6 +20,7 @@ struct zc_config {
 	int unix_sockets;   /* rewrite to AF_UNIX stream sockets too */
 	int stack_buffers;  /* guard buffers on the thread's stack (opt-in, see zcshim.conf) */
 	long guard_min_bytes; /* smallest read whose buffer eager mode guards */
+	long defer_min_bytes; /* smallest read deferred (deferred and auto modes) */
 	int lease;          /* enum zc_lease_policy */
 	int log_level;      /* enum zc_log_level */
 	char log_file[256];

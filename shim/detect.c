@@ -3,18 +3,22 @@
 #include "fdtab.h"
 #include "guard.h"
 #include "real.h"
+
+#include <fcntl.h>
 #include "shim.h"
 #include "stats.h"
 
 #include <string.h>
 #include <sys/mman.h>
 
+static inline void enter_depth(void) { zc_depth++; }
+static inline void leave_depth(void) { zc_depth--; }
+
 #define PAGE 4096UL
 #define SHADOW (2 * PAGE) /* private copy of the unaligned head and tail */
 
 _Static_assert(ZC_REC_FREE == 0, "a zeroed table is a free table");
-_Static_assert(ZC_REC_FREE != ZC_REC_GUARDED && ZC_REC_GUARDED != ZC_REC_NOTE && ZC_REC_NOTE != ZC_REC_FREE,
-	       "states are distinct");
+_Static_assert(ZC_REC_NSTATES == 5, "every state is handled below");
 
 struct record {
 	int state; /* enum zc_rec_state */
@@ -27,7 +31,20 @@ struct record {
 	off_t off;
 	int stack;
 	int reason; /* notes */
+	int src;    /* deferred: the slot in sources[] whose duplicate fills it; -1 none */
 };
+
+/* The shim's own duplicate of each deferred source: a deferred buffer is filled from the file that
+ * was read even after the program closed its descriptor behind our back (fclose, a raw close) or
+ * put another file at that number. Shared by the records of one source; closed with the last. */
+#define MAX_SOURCES 64
+struct source {
+	int fd;      /* ours, high and close-on-exec; -1: free */
+	int src_fd;  /* the program's number and its generation, the key */
+	uint64_t gen;
+	int refs;    /* live records filled from it */
+};
+static struct source sources[MAX_SOURCES] = {[0 ... MAX_SOURCES - 1] = {.fd = -1}};
 
 static struct record recs[ZC_MAX_RECORDS];
 static char *shadow_pool; /* SHADOW bytes per slot, mapped on first use */
@@ -37,6 +54,7 @@ static int lock_word;     /* spinlock: held for table work only, never across a 
 			   * caller runs with zc_depth > 0, so a signal handler's own I/O on this thread
 			   * passes through instead of waiting for it */
 unsigned zc_detect_live;
+static int forking; /* a fork is about to copy the address space: nothing new is deferred */
 
 static void lock(void)
 {
@@ -56,6 +74,10 @@ static void unlock(void)
 static int is_live(const struct record *r) { return r->state != ZC_REC_FREE; }
 static int is_guarded(const struct record *r) { return r->state == ZC_REC_GUARDED; }
 static int is_note(const struct record *r) { return r->state == ZC_REC_NOTE; }
+static int is_deferred(const struct record *r) { return r->state == ZC_REC_DEFERRED; }
+static int is_busy(const struct record *r) { return r->state == ZC_REC_BUSY; }
+/* holds_pages — the interior of r is (or is about to be) missing: only a fill may give it bytes */
+static int holds_pages(const struct record *r) { return is_deferred(r) || is_busy(r); }
 
 static char *head_copy(int slot) { return shadow_pool + (size_t)slot * SHADOW; }
 static char *tail_copy(int slot) { return shadow_pool + (size_t)slot * SHADOW + PAGE; }
@@ -74,11 +96,30 @@ struct unused {
 	uint64_t gen[UNUSED_MAX];
 };
 
+/* unref_locked — the record no longer needs its source's duplicate (sweep() closes unused ones). */
+static void unref_locked(struct record *r)
+{
+	if (r->src >= 0 && r->state != ZC_REC_NOTE) sources[r->src].refs--;
+	r->src = -1;
+}
+
+/* sweep — closes the duplicates no record needs any more; outside the lock (a system call). */
+static void sweep(void)
+{
+	int fds[MAX_SOURCES], n = 0;
+	lock();
+	for (int k = 0; k < MAX_SOURCES; k++)
+		if (sources[k].fd >= 0 && sources[k].refs <= 0) fds[n++] = sources[k].fd, sources[k].fd = -1;
+	unlock();
+	for (int k = 0; k < n; k++) zc_close_own(fds[k]);
+}
+
 /* retire_locked — the one way out of a live state. */
 static void retire_locked(int s, struct unused *u)
 {
 	struct record *r = &recs[s];
 	if (u && is_guarded(r) && u->n < UNUSED_MAX) u->fd[u->n] = r->src_fd, u->gen[u->n++] = r->src_gen;
+	unref_locked(r);
 	r->state = ZC_REC_FREE;
 	__atomic_fetch_sub(&zc_detect_live, 1, __ATOMIC_RELAXED);
 	while (hiwater > 0 && !is_live(&recs[hiwater - 1])) hiwater--;
@@ -104,6 +145,7 @@ static int claim_locked(const struct record *r)
 		retire_locked(s = note, NULL);
 	}
 	recs[s] = *r;
+	if (r->state != ZC_REC_BUSY) recs[s].src = -1; /* only a deferred read names a source's duplicate */
 	recs[s].id = next_id++;
 	if (s >= hiwater) hiwater = s + 1;
 	__atomic_fetch_add(&zc_detect_live, 1, __ATOMIC_RELAXED);
@@ -169,8 +211,61 @@ void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason)
 	unlock();
 }
 
-/* drop_where — retires every live record overlapping [p, p+n) (or, with p NULL, read from fd). */
-static void drop_where(const char *p, size_t n, int fd)
+/* wait_busy_locked — another thread owns slot s (zapping or filling it): let it finish. The
+ * owner never waits for the table lock while it holds a record busy for long, so this ends. */
+static void wait_busy_locked(int s)
+{
+	uint64_t id = recs[s].id;
+	while (is_busy(&recs[s]) && recs[s].id == id) {
+		unlock();
+		syscall(SYS_sched_yield);
+		lock();
+	}
+}
+
+/* fill — reads the interior's bytes from the source into a scratch mapping and installs them.
+ * Under a lease the file is what it was at the read; without one (lease = prefer/off) it may not
+ * be, the trade-off zcshim.conf names. Whatever happens the pages end present: a waiter must wake. */
+static void fill(const struct record *c)
+{
+	size_t len = (size_t)(c->hi - c->lo), got = 0;
+	off_t off = c->off + (c->lo - c->buf);
+	char *tmp = (char *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp == MAP_FAILED) {
+		zc_count(ZC_materialize_errors, 1);
+		static const char zeros[PAGE];
+		for (size_t k = 0; k < len; k += PAGE) zc_guard_fill(c->lo + k, zeros, PAGE);
+		return;
+	}
+	while (got < len) {
+		ssize_t r = syscall(SYS_pread64, c->src >= 0 ? sources[c->src].fd : c->src_fd, tmp + got, len - got, off + (off_t)got);
+		if (r <= 0) break;
+		got += (size_t)r;
+	}
+	if (got < len) zc_count(ZC_materialize_errors, 1);
+	if (zc_guard_fill(c->lo, tmp, len) < 0) zc_count(ZC_materialize_errors, 1);
+	syscall(SYS_munmap, tmp, len);
+	zc_count(ZC_materialized, 1);
+	zc_count(ZC_materialized_bytes, len);
+}
+
+/* materialize_locked — a deferred record gets its bytes: busy while filling (faults on it wait),
+ * then an ordinary guarded record, write-protected like one eager made. Returns with the lock held;
+ * the table may have changed meanwhile. */
+static void materialize_locked(int s)
+{
+	struct record c = recs[s];
+	recs[s].state = ZC_REC_BUSY;
+	unlock();
+	fill(&c);
+	lock();
+	if (recs[s].id == c.id) recs[s].state = ZC_REC_GUARDED;
+}
+
+/* drop_where — retires every live record overlapping [p, p+n) (or, with p NULL, read from fd).
+ * Deferred records get their bytes first, unless the memory is being discarded (freed, unmapped,
+ * zapped, mapped over: what it held no longer matters). */
+static void drop_where(const char *p, size_t n, int fd, int discard)
 {
 	struct unused u;
 	int k = 0;
@@ -179,21 +274,30 @@ static void drop_where(const char *p, size_t n, int fd)
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
 		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
+		if (is_busy(r)) wait_busy_locked(s);
+		if (is_deferred(r) && !discard) materialize_locked(s);
+		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
 		retire_locked(s, &u);
 		k++;
 	}
 	unlock();
 	report_unused(&u, k);
+	sweep();
 }
 
 void zc_detect_drop_range(const void *p, size_t n)
 {
-	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) drop_where(p, n, -1);
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) drop_where(p, n, -1, 0);
+}
+
+void zc_detect_discard_range(const void *p, size_t n)
+{
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) drop_where(p, n, -1, 1);
 }
 
 void zc_detect_drop_fd(int fd)
 {
-	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) drop_where(NULL, 0, fd);
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) drop_where(NULL, 0, fd, 0);
 }
 
 /* retire_id — retires the slot if it still holds record id. */
@@ -216,16 +320,23 @@ static int shadow_same(int s, const char *a, const char *e)
 	return 1;
 }
 
-/* zc_detect_match — one guarded record contains the whole range, its shadowed bytes are the same,
- * and the kernel says no page of it was written since the read. */
+/* zc_detect_match — one record contains the whole range and its shadowed head and tail bytes are
+ * the same. A guarded record: the kernel says no page of the range was written since the read. A
+ * deferred one: its pages are still absent (any touch would have filled it and made it guarded),
+ * and still registered (nothing was mapped over them behind the shim's back). */
 enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m)
 {
 	const char *q = p, *e = q + n;
-	enum zc_match_kind kind = ZC_MATCH_NONE;
-	char *lo = NULL, *hi = NULL;
+	enum zc_match_kind kind;
+	char *lo, *hi;
+	int deferred, tries = 0;
+again:
+	kind = ZC_MATCH_NONE, lo = hi = NULL, deferred = 0;
 	lock();
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
+		if (!is_live(r) || q < r->buf || e > r->buf + r->len) continue;
+		if (is_busy(r)) wait_busy_locked(s);
 		if (!is_live(r) || q < r->buf || e > r->buf + r->len) continue;
 		if (is_note(r)) {
 			*m = (struct zc_match){.slot = s, .id = r->id, .src_fd = r->src_fd, .src_gen = r->src_gen, .reason = r->reason};
@@ -233,20 +344,27 @@ enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m)
 			break;
 		}
 		if (!shadow_same(s, q, e)) {
-			retire_locked(s, NULL);
+			/* a deferred record stays: the original write will fault its pages in from it */
+			if (!is_deferred(r)) retire_locked(s, NULL);
 			kind = ZC_MATCH_CHANGED;
 			break;
 		}
+		deferred = is_deferred(r);
 		*m = (struct zc_match){.slot = s, .id = r->id, .src_fd = r->src_fd, .src_gen = r->src_gen,
 				       .off = r->off + (q - r->buf), .to_end = (size_t)(r->buf + r->len - q),
-				       .stack = r->stack};
+				       .stack = r->stack, .deferred = deferred};
 		lo = q > r->lo ? (char *)((uintptr_t)q & ~(PAGE - 1)) : r->lo;
 		hi = e < r->hi ? (char *)(((uintptr_t)e + PAGE - 1) & ~(PAGE - 1)) : r->hi;
 		kind = ZC_MATCH_FILE;
 		break;
 	}
 	unlock();
-	if (kind == ZC_MATCH_FILE && hi > lo) {
+	if (kind == ZC_MATCH_FILE && hi > lo && deferred && !zc_guard_still_missing(lo, (size_t)(hi - lo))) {
+		/* filled just now by a touch (then it is guarded: look again), or remapped behind our back */
+		if (++tries < 3) goto again;
+		return ZC_MATCH_UNKNOWN;
+	}
+	if (kind == ZC_MATCH_FILE && hi > lo && !deferred) {
 		/* only the pages this write sends: a change elsewhere in the buffer does not matter */
 		enum zc_guard_verdict v = zc_guard_check(lo, (size_t)(hi - lo));
 		if (v != ZC_GUARD_CLEAN) {
@@ -258,13 +376,176 @@ enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m)
 	return kind;
 }
 
-/* zc_detect_consumed — a record sent through its last byte has served its purpose. */
+/* zc_detect_consumed — a record sent through its last byte has served its purpose. A deferred one
+ * stays: its pages hold nothing yet, and the buffer must still read as what the read returned. */
 void zc_detect_consumed(const struct zc_match *m, size_t done)
 {
 	zc_fdtab_note_used(m->src_fd, m->src_gen, 1);
+	if (m->deferred) return;
 	/* a stack record never outlives the write: its frame may return and the area be reused */
 	if (done < m->to_end && !m->stack) return;
 	retire_id(m->slot, m->id);
+}
+
+/* zc_detect_on_fault — the fault thread's answer to a touch of page: the deferred record holding it
+ * is filled whole (and its source told, for stepping down); a page nobody holds gets zeros. */
+void zc_detect_on_fault(void *page)
+{
+	char *pg = page;
+	lock();
+	for (int s = 0; s < hiwater; s++) {
+		struct record *r = &recs[s];
+		if (!holds_pages(r) || pg < r->lo || pg >= r->hi) continue;
+		if (is_busy(r)) wait_busy_locked(s);
+		if (!is_deferred(r) || pg < r->lo || pg >= r->hi) {
+			s = -1; /* it changed meanwhile: look again from the start */
+			continue;
+		}
+		int fd = r->src_fd;
+		uint64_t gen = r->src_gen;
+		materialize_locked(s);
+		unlock();
+		zc_count(ZC_materialized_fault, 1);
+		zc_fdtab_note_fault(fd, gen);
+		return;
+	}
+	unlock();
+	zc_count(ZC_fault_zero, 1);
+	zc_guard_zero(page);
+}
+
+/* zc_detect_defer_begin — before a deferred read into [buf, buf+n): other records there end (deferred
+ * ones filled first: they may hold bytes the new read will not cover). A deferred record with the
+ * same interior is reused as it is: its pages are still absent, nothing to zap (a copy loop's steady
+ * state). Else a new record is claimed and the interior zapped. Either way the slot is returned busy
+ * and owned by the caller (faults on it wait for zc_detect_defer_commit); or -(fallback counter). */
+int zc_detect_defer_begin(void *buf, size_t n, uint64_t *id)
+{
+	char *b = buf, *lo, *hi;
+	interior(b, n, &lo, &hi);
+	if (hi <= lo) return -ZC_fb_no_interior;
+	if (shadows() < 0) return -ZC_fb_table_full;
+	struct unused u = {.n = 0};
+	lock();
+restart:
+	if (forking) {
+		unlock();
+		return -ZC_fb_forking;
+	}
+	for (int s = 0; s < hiwater; s++) {
+		struct record *r = &recs[s];
+		if (!is_live(r) || !overlaps(b, n, r->buf, r->len)) continue;
+		if (is_busy(r)) {
+			wait_busy_locked(s);
+			goto restart;
+		}
+		if (is_deferred(r) && r->lo == lo && r->hi == hi) {
+			r->state = ZC_REC_BUSY;
+			*id = r->id;
+			for (int t = s + 1; t < hiwater; t++) /* no other record can overlap a live deferred one's */
+				if (is_live(&recs[t]) && !holds_pages(&recs[t]) && overlaps(b, n, recs[t].buf, recs[t].len)) retire_locked(t, &u);
+			unlock();
+			report_unused(&u, 0);
+			sweep();
+			return s;
+		}
+		if (is_deferred(r)) {
+			materialize_locked(s);
+			goto restart;
+		}
+		retire_locked(s, &u);
+	}
+	int s = claim_locked(&(struct record){.state = ZC_REC_BUSY, .buf = b, .len = n, .lo = lo, .hi = hi, .src_fd = -1, .src = -1});
+	if (s >= 0) *id = recs[s].id;
+	unlock();
+	report_unused(&u, 0);
+	if (s < 0) return -ZC_fb_table_full;
+	if (zc_guard_defer_open(lo, (size_t)(hi - lo)) < 0) {
+		retire_id(s, *id);
+		return -ZC_fb_no_guard;
+	}
+	return s;
+}
+
+/* zc_detect_defer_commit — the read is done: slot s now stands for [off, off+n) of src_fd. */
+void zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, uint64_t gen, off_t off, int src)
+{
+	char *b = buf;
+	lock();
+	struct record *r = &recs[s];
+	if (r->id == id && is_busy(r)) {
+		unref_locked(r);
+		r->src = src; /* the reference zc_detect_source took */
+		r->buf = b, r->len = n, r->src_fd = src_fd, r->src_gen = gen, r->off = off, r->stack = 0;
+		memcpy(head_copy(s), b, (size_t)(r->lo - b));
+		memcpy(tail_copy(s), r->hi, (size_t)(b + n - r->hi));
+		r->state = ZC_REC_DEFERRED;
+	}
+	unlock();
+}
+
+/* zc_detect_source — the slot of fd's duplicate (made on first use), with a reference the caller
+ * hands to zc_detect_defer_commit or gives back (zc_detect_source_put); -1: none can be made, or
+ * the table of sources is full (then the read is not deferred). */
+int zc_detect_source(int fd, uint64_t gen)
+{
+	int k, freek = -1;
+	lock();
+	for (k = 0; k < MAX_SOURCES; k++) {
+		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
+		if (sources[k].fd < 0 && freek < 0) freek = k;
+	}
+	if (k < MAX_SOURCES) sources[k].refs++;
+	unlock();
+	if (k < MAX_SOURCES) return k;
+	if (freek < 0) return -1;
+	int d = (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0) return -1;
+	d = zc_high_fd(d);
+	lock();
+	for (k = 0; k < MAX_SOURCES; k++)
+		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
+	if (k == MAX_SOURCES && sources[freek].fd < 0) sources[k = freek] = (struct source){.fd = d, .src_fd = fd, .gen = gen}, d = -1;
+	if (k < MAX_SOURCES) sources[k].refs++;
+	unlock();
+	if (d >= 0) zc_close_own(d); /* another thread made it first, or the slot went */
+	return k < MAX_SOURCES ? k : -1;
+}
+
+void zc_detect_source_put(int src)
+{
+	lock();
+	sources[src].refs--;
+	unlock();
+	sweep();
+}
+
+/* Fork: the child gets a copy of the address space without the userfaultfd registration, so a page
+ * still absent would read as zeros there. Every deferred record is filled first, and none is made
+ * until the fork is done. In a signal handler that interrupted the shim on this thread, the table
+ * lock may be held by that very thread: nothing can be filled then (counted). */
+void zc_detect_before_fork(void)
+{
+	if (zc_depth) {
+		if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_count(ZC_fork_unfilled, 1);
+		return;
+	}
+	enter_depth();
+	lock();
+	forking = 1;
+	for (int s = 0; s < hiwater; s++) {
+		if (is_busy(&recs[s])) wait_busy_locked(s);
+		if (is_deferred(&recs[s])) materialize_locked(s), s = -1; /* the table may have changed: again */
+	}
+	unlock();
+	leave_depth();
+}
+
+void zc_detect_after_fork(void)
+{
+	lock();
+	forking = 0;
+	unlock();
 }
 
 /* Fork: no lock is held across it (see fdtab.c). The child's copy of the buffers lost the guard
@@ -274,7 +555,10 @@ void zc_detect_atfork_child(void)
 {
 	int torn = __atomic_load_n(&lock_word, __ATOMIC_RELAXED);
 	for (int s = 0; s < ZC_MAX_RECORDS; s++)
-		if (torn || is_guarded(&recs[s])) recs[s].state = ZC_REC_FREE;
+		if (torn || !is_note(&recs[s])) recs[s].state = ZC_REC_FREE;
+	forking = 0;
+	for (int k = 0; k < MAX_SOURCES; k++) /* the parent's duplicates, inherited: the child has no use for them */
+		if (sources[k].fd >= 0) zc_close_own(sources[k].fd), sources[k].fd = -1;
 	unsigned live = 0;
 	hiwater = 0;
 	for (int s = 0; s < ZC_MAX_RECORDS; s++)

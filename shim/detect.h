@@ -15,11 +15,20 @@
  *   GUARDED -> FREE   consumed to its end, found written, overlapped by a new read, memory given
  *                     back, source closed or its lease broken (retire())
  *   NOTE -> FREE      the same, or evicted when the table is full
- * Deferred mode adds DEFERRED (bytes not copied yet) and MATERIALIZING (being copied on demand). */
+ *
+ * Deferred mode (the fault thread, fault.c, is the one asynchronous actor, and it only ever takes a
+ * record through BUSY under the lock):
+ *   FREE -> BUSY -> DEFERRED   a deferred read claimed it, zapped its interior, committed it
+ *   DEFERRED -> BUSY -> DEFERRED  the next read into the same buffer reuses it (nothing zapped)
+ *   DEFERRED -> BUSY -> GUARDED   a touch, a fork, a close, a lease break, a kernel write filled it
+ *   DEFERRED -> FREE           the memory was given back (free, munmap, madvise, mmap over it)
+ * A deferred record is never retired by its write: the buffer must still read as what was read. */
 enum zc_rec_state {
 	ZC_REC_FREE = 0,
 	ZC_REC_GUARDED = 1,
 	ZC_REC_NOTE = 2,
+	ZC_REC_DEFERRED = 3, /* the read did not copy: the interior is absent, filled on first touch */
+	ZC_REC_BUSY = 4,     /* one thread zaps or fills it; everyone else (faults included) waits */
 	ZC_REC_NSTATES
 };
 
@@ -43,6 +52,7 @@ struct zc_match {
 	size_t to_end; /* bytes from the write range's start to the record's end */
 	int stack;     /* the buffer is on a thread stack: the record ends with the write that used it */
 	int reason;    /* for a note: the fallback counter a matching write counts */
+	int deferred;  /* the bytes are not in the buffer: only a kernel-side transfer can send them cheaply */
 };
 
 extern unsigned zc_detect_live; /* slots not FREE: 0 lets every wrapper skip the detector */
@@ -58,12 +68,26 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off,
 void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason);
 /* The kernel or the allocator is about to reuse [p, p+n): forget records there. */
 void zc_detect_drop_range(const void *p, size_t n);
-/* The source descriptor is gone or no longer trusted. */
+/* The same for memory given back (free, munmap, madvise, mmap over it): deferred bytes are not filled. */
+void zc_detect_discard_range(const void *p, size_t n);
+/* The source descriptor is gone or no longer trusted (deferred records are filled first). */
 void zc_detect_drop_fd(int fd);
 /* Which record, if any, holds [p, p+n) unchanged. */
 enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m);
 /* done bytes of the matched range were sent; a record consumed to its end is retired. */
 void zc_detect_consumed(const struct zc_match *m, size_t done);
 void zc_detect_atfork_child(void);
+/* Deferred reads (defer.c): begin returns a busy slot owned by the caller or -(fallback counter);
+ * commit makes it DEFERRED for [off, off+n) of src_fd. */
+int zc_detect_defer_begin(void *buf, size_t n, uint64_t *id);
+void zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, uint64_t gen, off_t off, int src);
+/* The slot of the shim's own duplicate of fd (made on first use) that fills its deferred buffers; -1: none. */
+int zc_detect_source(int fd, uint64_t gen);
+void zc_detect_source_put(int src);
+/* The fault thread: page was touched. */
+void zc_detect_on_fault(void *page);
+/* pthread_atfork prepare and parent handlers: fill every deferred record, defer nothing meanwhile. */
+void zc_detect_before_fork(void);
+void zc_detect_after_fork(void);
 
 #endif

@@ -276,6 +276,11 @@ void zc_fdtab_note_used(int fd, uint64_t gen, int used)
 	WITH_ENTRY(fd, gen, i->unused = used ? 0 : i->unused + 1);
 }
 
+void zc_fdtab_note_fault(int fd, uint64_t gen)
+{
+	WITH_ENTRY(fd, gen, i->faults++);
+}
+
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes)
 {
 	WITH_ENTRY(fd, gen, i->proven_min = min_bytes > 0 ? min_bytes : 1);

@@ -38,6 +38,7 @@ struct zc_fd_info {
 	int lease;      /* enum zc_lease_state (sources): the one place lease state is kept */
 	int lease_inflight; /* rewrites from this source inside zc_fdtab_lease_enter/leave */
 	int unused;     /* records from this source that died unused in a row */
+	int faults;     /* deferred records from this source the program touched (auto mode steps down) */
 	long proven_min; /* 0: on probation; else a copy loop was seen, to a destination rewritten from this many bytes */
 	pid_t writer;   /* last thread that wrote (sockets, pipes) */
 	int multi_writer;
@@ -66,6 +67,8 @@ int zc_fdtab_lease_inflight(int fd, uint64_t gen);
 int zc_fdtab_note_writer(int fd, pid_t tid);
 /* Bumps or reads the count of records from this source that died unused (step-down). */
 void zc_fdtab_note_used(int fd, uint64_t gen, int used);
+/* A deferred record from this source was filled by a touch. */
+void zc_fdtab_note_fault(int fd, uint64_t gen);
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes);
 /* The next write-like call on fd must fail with err (0: nothing pending). take returns and clears it. */

@@ -4,6 +4,7 @@
  * lock could turn into a death or a deadlock. Where either is missing nothing is guarded, and so
  * nothing is rewritten (counted as fb_no_guard). */
 #include "guard.h"
+#include "fault.h"
 #include "log.h"
 #include "real.h"
 #include "shim.h"
@@ -13,6 +14,7 @@
 #include <linux/userfaultfd.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 /* Debian 12's headers predate these (Linux 6.7 uapi: linux/userfaultfd.h, linux/fs.h). */
 #ifndef UFFD_FEATURE_WP_ASYNC
@@ -38,9 +40,12 @@ struct pm_scan_arg {
 #endif
 
 enum { G_UNKNOWN, G_STARTING, G_READY, G_NONE };
+#define PAGE_SIZE_G 4096UL
 
 static int gstate = G_UNKNOWN;
 static int uffd = -1, pagemap = -1;
+static int full;       /* kernel accesses wait for our fault thread (not user-mode-only): deferral possible */
+static int want_defer; /* set before first use (zc_guard_enable_defer): register MISSING faults too */
 static const char *mechanism = "none (not needed yet)";
 
 /* start — one userfaultfd in async write-protect mode and the pagemap to read it back. */
@@ -68,6 +73,9 @@ static int start(void)
 	uffd = zc_high_fd(fd);
 	pagemap = zc_high_fd(pm);
 	mechanism = user_only ? "userfaultfd-wp (user mode only)" : "userfaultfd-wp";
+	/* missing-page faults need a thread to answer them; a kernel access must wait for it, which a
+	 * user-mode-only descriptor cannot do (it fails with EFAULT): no deferral there */
+	if (want_defer && !user_only && zc_fault_start(uffd) == 0) full = 1, mechanism = "userfaultfd-wp+missing";
 	zc_count(user_only ? ZC_guard_uffd_user : ZC_guard_uffd, 1);
 	return 0;
 }
@@ -116,7 +124,8 @@ int zc_guard_open(void *lo, size_t len)
 	if (!ready()) return -ENOTSUP;
 	int r = writeprotect(lo, len, 0);
 	if (r != -ENOENT && r != -EINVAL) return r;
-	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP};
+	struct uffdio_register reg = {.range = {(uintptr_t)lo, len},
+				      .mode = UFFDIO_REGISTER_MODE_WP | (full ? UFFDIO_REGISTER_MODE_MISSING : 0)};
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
 	if (shared_pages(lo, len)) {
 		struct uffdio_range un = {(uintptr_t)lo, len};
@@ -152,6 +161,72 @@ enum zc_guard_verdict zc_guard_check(const void *lo, size_t len)
 	return ZC_GUARD_WRITTEN;
 }
 
+void zc_guard_enable_defer(void)
+{
+	want_defer = 1;
+}
+
+int zc_guard_can_defer(void)
+{
+	return ready() && full;
+}
+
+/* zc_guard_defer_open — registered (missing and write-protect), unprotected, then zapped: from now
+ * on any touch of the range, by the program or by the kernel for it, waits for the fault thread. */
+int zc_guard_defer_open(void *lo, size_t len)
+{
+	if (!zc_guard_can_defer()) return -ENOTSUP;
+	int r = zc_guard_open(lo, len);
+	if (r < 0) return r;
+	return syscall(SYS_madvise, lo, len, MADV_DONTNEED) < 0 ? -errno : 0;
+}
+
+/* zc_guard_fill — installs src at the missing pages of [lo, lo+len), write-protected (so a later
+ * write is seen as in eager mode), and wakes whoever waits on them. Pages already present are left
+ * as they are. 0 or -errno. */
+int zc_guard_fill(void *lo, const void *src, size_t len)
+{
+	size_t done = 0;
+	int skipped = 0;
+	while (done < len) {
+		struct uffdio_copy c = {.dst = (uintptr_t)lo + done, .src = (uintptr_t)src + done, .len = len - done,
+					.mode = UFFDIO_COPY_MODE_WP};
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0) break;
+		if (c.copy > 0) done += (size_t)c.copy;
+		else if (c.copy == -EEXIST) done += PAGE_SIZE_G, skipped = 1; /* present already: skip it */
+		else if (c.copy != -EAGAIN) return c.copy < 0 ? (int)c.copy : -errno;
+	}
+	if (skipped) {
+		struct uffdio_range w = {(uintptr_t)lo, len};
+		ioctl(uffd, UFFDIO_WAKE, &w);
+	}
+	return 0;
+}
+
+/* zc_guard_zero — a fault nobody recorded (memory given back, first touch of a fresh page): the
+ * zeros an anonymous page starts with; if the page is there already, just wake the waiter. */
+void zc_guard_zero(void *page)
+{
+	struct uffdio_zeropage z = {.range = {(uintptr_t)page, PAGE_SIZE_G}};
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) < 0) {
+		struct uffdio_range w = {(uintptr_t)page, PAGE_SIZE_G};
+		ioctl(uffd, UFFDIO_WAKE, &w);
+	}
+}
+
+/* zc_guard_still_missing — every page of the range is still registered and absent: nothing was
+ * mapped over it behind the shim's back. One scan that stops at the first page that is not. */
+int zc_guard_still_missing(const void *lo, size_t len)
+{
+	struct page_region v[1];
+	if (!len) return 1;
+	struct pm_scan_arg a = {.size = sizeof a, .start = (uintptr_t)lo, .end = (uintptr_t)lo + len, .vec = (uintptr_t)v,
+				.vec_len = 1, .max_pages = 1, .category_inverted = PAGE_IS_WPALLOWED,
+				.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_WPALLOWED,
+				.return_mask = PAGE_IS_PRESENT | PAGE_IS_WPALLOWED};
+	return ioctl(pagemap, PAGEMAP_SCAN, &a) == 0;
+}
+
 const char *zc_guard_mechanism(void)
 {
 	return mechanism;
@@ -164,6 +239,8 @@ void zc_guard_atfork_child(void)
 	if (uffd >= 0) zc_close_own(uffd);
 	if (pagemap >= 0) zc_close_own(pagemap);
 	uffd = pagemap = -1;
+	full = 0;
+	zc_fault_atfork_child();
 	mechanism = "none (not needed yet)";
 	__atomic_store_n(&gstate, G_UNKNOWN, __ATOMIC_RELEASE);
 }

@@ -22,6 +22,18 @@ int zc_guard_arm(void *lo, size_t len);
 enum zc_guard_verdict zc_guard_check(const void *lo, size_t len);
 /* zc_guard_mechanism — "userfaultfd-wp", "userfaultfd-wp (user mode)", "none" (and why). */
 const char *zc_guard_mechanism(void);
+/* Deferred mode (missing-page faults answered by the fault thread, fault.c). Enable before first use. */
+void zc_guard_enable_defer(void);
+/* 1 when a kernel access to a missing page waits for the fault thread: deferral is exact. */
+int zc_guard_can_defer(void);
+/* Registers [lo, lo+len) for missing faults too and drops its pages: 0 or -errno. */
+int zc_guard_defer_open(void *lo, size_t len);
+/* Installs len bytes of src at lo (page aligned), write-protected, waking waiters. 0 or -errno. */
+int zc_guard_fill(void *lo, const void *src, size_t len);
+/* Answers a fault on a page no record holds: zeros (or a wake-up if it is present already). */
+void zc_guard_zero(void *page);
+/* Every page of the range still registered and absent (nothing mapped over it). */
+int zc_guard_still_missing(const void *lo, size_t len);
 /* In a forked child: the descriptors name the parent's memory; open our own on next use. */
 void zc_guard_atfork_child(void);
 

@@ -66,7 +66,13 @@ __attribute__((constructor)) static void zc_init(void)
 	m = p < m ? p : m;
 	zc_min_record = (size_t)(f < m ? f : m);
 	if (zc_min_record < 4096) zc_min_record = 4096; /* below a page there is no interior to guard */
-	pthread_atfork(NULL, NULL, child); /* no lock across fork: see fdtab.c */
+	if (zc_cfg.mode >= ZC_MODE_DEFERRED) {
+		zc_guard_enable_defer();
+		/* deferred buffers are filled before a fork copies them (no lock is held across it) */
+		pthread_atfork(zc_detect_before_fork, zc_detect_after_fork, child);
+	} else {
+		pthread_atfork(NULL, NULL, child); /* no lock across fork: see fdtab.c */
+	}
 	__atomic_store_n(&zc_on, 1, __ATOMIC_RELEASE);
 	zc_log(ZC_LOG_DEBUG, "loaded, mode %d", zc_cfg.mode);
 }

@@ -30,6 +30,7 @@ static void fresh(int fd)
 {
 	if (fd < 0) return;
 	enter();
+	zc_detect_drop_fd(fd); /* a number closed behind our back: its deferred buffers get their bytes */
 	zc_fdtab_forget(fd);
 	leave();
 }

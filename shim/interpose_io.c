@@ -1,5 +1,6 @@
 /* interpose_io.c — exported read-side and write-side libc names; the hot path of the shim. */
 #include "config.h"
+#include "defer.h"
 #include "detect.h"
 #include "fdtab.h"
 #include "interpose.h"
@@ -56,8 +57,15 @@ static __attribute__((noinline)) ssize_t do_read(int fd, void *buf, size_t n, of
 	int saved = errno, e = pending(fd);
 	zc_count(call, 1);
 	if (e) return errno = e, -1;
-	kernel_writes(buf, n);
 	struct zc_read_plan p = n < zc_min_record ? (struct zc_read_plan){0} : zc_policy_read(fd, buf, n);
+	if (p.action == ZC_READ_DEFER) {
+		/* the buffer's old record is its own business there: a reused one costs nothing */
+		ssize_t r = zc_defer_read(fd, buf, n, pos, p.gen);
+		errno = saved;
+		if (r != ZC_DEFER_DECLINED) return r;
+		p.action = ZC_READ_RECORD;
+	}
+	kernel_writes(buf, n);
 	if (p.action == ZC_READ_RECORD && (p.why = zc_detect_prepare(buf, n))) p.action = ZC_READ_NOTE;
 	errno = saved;
 	if (p.action != ZC_READ_RECORD) {
@@ -158,6 +166,7 @@ static ssize_t do_readv(int fd, const struct iovec *uiov, int cnt, off_t pos)
 	}
 	for (int k = 0; k < cnt; k++) kernel_writes(iov[k].iov_base, iov[k].iov_len), want += iov[k].iov_len;
 	if (want >= zc_min_record) p = zc_policy_read(fd, iov[0].iov_base, want);
+	if (p.action == ZC_READ_DEFER) p.action = ZC_READ_RECORD; /* vectors are copied, guarded eagerly */
 	for (int k = 0; p.action == ZC_READ_RECORD && k < cnt; k++)
 		if (iov[k].iov_len >= zc_min_record) zc_detect_prepare(iov[k].iov_base, iov[k].iov_len);
 	off_t before = pos;

@@ -17,12 +17,14 @@ static int live(void)
 	return zc_active() && __atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED);
 }
 
-/* forget — records in [p, p+n) end; entered, errno kept. */
-static void forget(const void *p, size_t n)
+/* forget — records in [p, p+n) end; entered, errno kept. discard: the memory's bytes no longer
+ * matter (freed, unmapped, zapped, mapped over), so deferred ones are not filled first. */
+static void forget(const void *p, size_t n, int discard)
 {
 	int saved = errno;
 	enter();
-	zc_detect_drop_range(p, n);
+	if (discard) zc_detect_discard_range(p, n);
+	else zc_detect_drop_range(p, n);
 	leave();
 	errno = saved;
 }
@@ -47,7 +49,7 @@ static __thread int resolving;
 
 EXPORT void free(void *p)
 {
-	if (p && live()) forget(p, malloc_usable_size(p)); /* the allocator may write there */
+	if (p && live()) forget(p, malloc_usable_size(p), 1); /* the allocator may write there */
 	zc_real_free_t f = NEXT_MEM(free);
 	if (f) f(p); /* else: a few bytes dlsym let go of while it looked free up, leaked once */
 }
@@ -55,7 +57,7 @@ EXPORT void free(void *p)
 /* realloc during its own lookup: failing is the one answer that never touches the pointer. */
 EXPORT void *realloc(void *p, size_t n)
 {
-	if (p && live()) forget(p, malloc_usable_size(p));
+	if (p && live()) forget(p, malloc_usable_size(p), 0); /* the bytes move: they must be there */
 	zc_real_realloc_t f = NEXT_MEM(realloc);
 	if (f) return f(p, n);
 	errno = ENOMEM;
@@ -64,13 +66,13 @@ EXPORT void *realloc(void *p, size_t n)
 
 EXPORT int munmap(void *p, size_t n)
 {
-	if (live()) forget(p, n);
+	if (live()) forget(p, n, 1);
 	return zc_real.munmap ? zc_real.munmap(p, n) : (int)syscall(SYS_munmap, p, n);
 }
 
 EXPORT int madvise(void *p, size_t n, int advice)
 {
-	if (live() && (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE)) forget(p, n);
+	if (live() && (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE)) forget(p, n, 1);
 	return zc_real.madvise ? zc_real.madvise(p, n, advice) : (int)syscall(SYS_madvise, p, n, advice);
 }
 
@@ -80,21 +82,21 @@ EXPORT void *mremap(void *old, size_t oldn, size_t newn, int flags, ...)
 	va_start(ap, flags);
 	void *addr = (flags & MREMAP_FIXED) ? va_arg(ap, void *) : NULL;
 	va_end(ap);
-	if (live()) forget(old, oldn);
-	if (live() && (flags & MREMAP_FIXED)) forget(addr, newn);
+	if (live()) forget(old, oldn, 0); /* the pages move without their registration: filled first */
+	if (live() && (flags & MREMAP_FIXED)) forget(addr, newn, 1);
 	return zc_real.mremap ? zc_real.mremap(old, oldn, newn, flags, addr) : (void *)syscall(SYS_mremap, old, oldn, newn, flags, addr);
 }
 
 /* A buffer made inaccessible must fail a plain write with EFAULT: never rewrite from it again. */
 EXPORT int mprotect(void *p, size_t n, int prot)
 {
-	if (live()) forget(p, n);
+	if (live()) forget(p, n, 0);
 	return zc_real.mprotect ? zc_real.mprotect(p, n, prot) : (int)syscall(SYS_mprotect, p, n, prot);
 }
 
 EXPORT void *mmap64(void *p, size_t n, int prot, int flags, int fd, off_t off)
 {
-	if (live() && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) forget(p, n);
+	if (live() && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) forget(p, n, 1);
 	return zc_real.mmap64 ? zc_real.mmap64(p, n, prot, flags, fd, off) : (void *)syscall(SYS_mmap, p, n, prot, flags, fd, off);
 }
 

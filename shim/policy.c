@@ -2,6 +2,7 @@
  * newcomer asking "why was this not rewritten?" reads this file and the counter it names. */
 #include "policy.h"
 #include "config.h"
+#include "guard.h"
 #include "lease.h"
 #include "real.h"
 #include "shim.h"
@@ -15,6 +16,24 @@
 int zc_policy_on_stack(const void *p)
 {
 	return zc_on_stack(p);
+}
+
+#define FAULTS_MAX 4 /* auto: a source whose deferred buffers the program touched this often is copied */
+
+/* deferrable — the mode defers, the kernel can (a full userfaultfd, answered by our thread), the
+ * read is big enough, and (auto) the program has not kept touching this source's buffers. */
+static int deferrable(size_t n, const struct zc_fd_info *i)
+{
+	if (zc_cfg.mode < ZC_MODE_DEFERRED || (long)n < zc_cfg.defer_min_bytes) return 0;
+	if (!zc_guard_can_defer()) {
+		zc_count(ZC_defer_unavailable, 1);
+		return 0;
+	}
+	if (zc_cfg.mode == ZC_MODE_AUTO && i->faults >= FAULTS_MAX) {
+		zc_count(ZC_defer_stepped_down, 1);
+		return 0;
+	}
+	return 1;
 }
 
 #define NOTE(w) ((struct zc_read_plan){.action = ZC_READ_NOTE, .why = (w), .gen = i.gen, .stack = stack})
@@ -34,8 +53,9 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	}
 	/* the table copy below is the slow part: only files get that far */
 	if (zc_fdtab_get(fd, &i) < 0 || (i.flags & O_DIRECT) || i.unused >= 8) return (struct zc_read_plan){0};
+	int defer = deferrable(n, &i);
 	/* below guard_min_bytes arming the guard costs more than the copy it saves */
-	if ((long)n < zc_cfg.guard_min_bytes) return NOTE(ZC_fb_small);
+	if (!defer && (long)n < zc_cfg.guard_min_bytes) return NOTE(ZC_fb_small);
 	/* guard only sources whose bytes were seen going out: files read for parsing stay untouched */
 	if (!i.proven_min) return NOTE(ZC_fb_probation);
 	/* and only reads big enough for the destination their copy loop writes to */
@@ -44,7 +64,13 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	if (ls == ZC_LS_BROKEN) return NOTE(ZC_fb_lease_broken);
 	if (ls == ZC_LS_INHERITED) return NOTE(ZC_fb_lease_inherited);
 	if ((ls == ZC_LS_DENIED || ls == ZC_LS_BUSY) && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
-	return (struct zc_read_plan){.action = ZC_READ_RECORD, .gen = i.gen, .stack = stack};
+	/* deferred bytes are read from the file when sent or touched: only a lease keeps them the bytes
+	 * of the read. Without one (lease = prefer/off) the buffer is copied, as in eager mode. */
+	if (defer && ls != ZC_LS_HELD) {
+		defer = 0;
+		if ((long)n < zc_cfg.guard_min_bytes) return NOTE(ZC_fb_small);
+	}
+	return (struct zc_read_plan){.action = defer && !stack ? ZC_READ_DEFER : ZC_READ_RECORD, .gen = i.gen, .stack = stack};
 }
 
 /* zc_policy_min_bytes — pipe writes of at most PIPE_BUF are atomic and splice promises no such
@@ -60,6 +86,19 @@ long zc_policy_min_bytes(int kind)
 	}
 }
 
+/* min_bytes_deferred — a deferred write saves the read's copy as well: its own, lower threshold. */
+static long min_bytes_deferred(int kind)
+{
+	long m = zc_policy_min_bytes(kind);
+	if (m < 0) return m;
+	return m < zc_cfg.defer_min_bytes || kind == ZC_FD_PIPE ? m : zc_cfg.defer_min_bytes;
+}
+
+long zc_policy_proven_min(int kind)
+{
+	return zc_cfg.mode >= ZC_MODE_DEFERRED && zc_guard_can_defer() ? min_bytes_deferred(kind) : zc_policy_min_bytes(kind);
+}
+
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d)
 {
 	if (zc_cfg.mode == ZC_MODE_OFF) return ZC_fb_mode_off;
@@ -73,10 +112,11 @@ enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info 
 	return 0;
 }
 
-enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer)
+enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
+				  int deferred)
 {
 	if (!nfile) return ZC_fb_no_record;
-	if ((long)file_bytes < zc_policy_min_bytes(d->kind)) return ZC_fb_small;
+	if ((long)file_bytes < (deferred ? min_bytes_deferred(d->kind) : zc_policy_min_bytes(d->kind))) return ZC_fb_small;
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return ZC_fb_mixed;
 	/* a socket written by several threads: a call split in two could interleave with another's */

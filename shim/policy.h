@@ -15,6 +15,7 @@ enum zc_read_action {
 	ZC_READ_PLAIN,  /* nothing to remember */
 	ZC_READ_RECORD, /* guard the buffer and record its bytes */
 	ZC_READ_NOTE,   /* remember the buffer unguarded, so its write counts `why` */
+	ZC_READ_DEFER,  /* do not copy: leave the interior absent, filled on first touch (defer.c) */
 };
 
 struct zc_read_plan {
@@ -30,11 +31,16 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n);
 int zc_policy_on_stack(const void *buf);
 /* zc_policy_min_bytes — smallest transfer rewritten to a destination of this kind; -1: never. */
 long zc_policy_min_bytes(int kind);
+/* zc_policy_proven_min — what a source's first write to a destination of this kind proves: reads
+ * at least this big are worth recording (deferring, where the mode and the kernel allow). */
+long zc_policy_proven_min(int kind);
 /* zc_policy_dest — the destination and the call's flags allow a rewrite: 0, or why not. */
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d);
 /* zc_policy_request — after matching: nfile of ns segments (file_bytes bytes) came from records;
- * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer). */
-enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer);
+ * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer); deferred: some
+ * segment's bytes were never copied (their write has the lower deferred threshold). */
+enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
+				  int deferred);
 /* zc_policy_source — the record's source is still the file that was read and still guarded;
  * *leased: its lease must be entered around the transfer. */
 enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased);

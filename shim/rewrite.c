@@ -89,7 +89,7 @@ static void release_stack(struct seg *s, int ns)
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */
 static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
 {
-	int ns = 0, nfile = 0;
+	int ns = 0, nfile = 0, deferred = 0;
 	size_t file_bytes = 0;
 	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
@@ -106,14 +106,14 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		if (r == ZC_MATCH_NOTE) {
 			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
 			if (s[ns].m.reason == ZC_fb_probation)
-				zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, zc_policy_min_bytes(d->kind));
+				zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, zc_policy_proven_min(d->kind));
 			return pass((enum zc_counter)s[ns].m.reason);
 		}
-		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n;
+		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n, deferred |= s[ns].m.deferred;
 		*total += s[ns++].n;
 		*nsp = ns;
 	}
-	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi))) return pass(why);
+	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, deferred))) return pass(why);
 	for (int k = 0; k < ns; k++)
 		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased))) return pass(why);
 	*nsp = ns;

@@ -8,7 +8,9 @@
 /* One list generates the enum, the names in the JSON and the launcher's summary.
  * calls_*: intercepted calls seen; rw_*: rewrites done by each kernel call and their bytes;
  * fb_*: fallbacks (the original call ran) by reason; lease_*: lease life cycle;
- * guard_*: which write detection this process got (guard.c), 1 once it was first needed. */
+ * guard_*: which write detection this process got (guard.c), 1 once it was first needed;
+ * deferred_*: reads that did not copy (bytes: the interiors left absent); materialized*: deferred
+ * records given their bytes (by a touch: _fault); fault_zero: faults on pages no record held. */
 #define ZC_COUNTERS(X)                                                                     \
 	X(calls_read) X(calls_pread) X(calls_readv) X(calls_recv) X(calls_write)               \
 	X(calls_pwrite) X(calls_writev) X(calls_send) X(calls_sendmsg) X(calls_sendfile)       \
@@ -25,7 +27,10 @@
 	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other)            \
 	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)         \
 	X(fb_stack_buffer) X(fb_probation) X(fb_no_guard) X(peer_error_kept)       \
-	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)
+	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)          \
+	X(deferred_reads) X(deferred_bytes) X(materialized) X(materialized_bytes)                  \
+	X(materialized_fault) X(materialize_errors) X(fault_zero) X(fork_unfilled)                 \
+	X(fb_forking) X(defer_unavailable) X(defer_stepped_down)
 
 enum zc_counter {
 #define ZC_ENUM(name) ZC_##name,

@@ -1,0 +1,10 @@
+/* fault.h — the fault thread: answers userfaultfd missing-page faults on deferred buffers. */
+#ifndef ZC_FAULT_H
+#define ZC_FAULT_H
+
+/* Starts the thread that reads uffd's fault messages (once per process). 0, or -1 if it cannot run. */
+int zc_fault_start(int uffd);
+/* In a forked child: the thread does not exist there; the next start makes a new one. */
+void zc_fault_atfork_child(void);
+
+#endif
