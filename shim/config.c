@@ -17,7 +17,7 @@
 struct zc_config zc_cfg;
 
 const struct zc_config_key zc_config_keys[] = {
-	{"mode", "eager", "off, eager, deferred, auto"},
+	{"mode", "auto", "off, eager, deferred, auto"},
 	{"min_bytes_tcp", "262144", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_pipe", "4096", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_file", "65536", "a byte count 0..1G, suffix K or M allowed"},

@@ -1,5 +1,6 @@
 /* detect.c — the record table: buffer ranges that hold known source bytes, guarded by guard.c. */
 #include "detect.h"
+#include "fault.h"
 #include "fdtab.h"
 #include "guard.h"
 #include "real.h"
@@ -32,6 +33,7 @@ struct record {
 	int stack;
 	int reason; /* notes */
 	int src;    /* deferred: the slot in sources[] whose duplicate fills it; -1 none */
+	int spoiled; /* busy, and the fault thread had to fill it meanwhile: the read must copy after all */
 };
 
 /* The shim's own duplicate of each deferred source: a deferred buffer is filled from the file that
@@ -223,6 +225,20 @@ static void wait_busy_locked(int s)
 	}
 }
 
+/* wait_busy_bounded_locked — wait_busy_locked for the fault thread, which must never wait for
+ * good: 1 when the record left BUSY, 0 after about 20 ms. */
+static int wait_busy_bounded_locked(int s)
+{
+	uint64_t id = recs[s].id;
+	for (int k = 0; k < 2000 && is_busy(&recs[s]) && recs[s].id == id; k++) {
+		unlock();
+		if (k < 100) syscall(SYS_sched_yield);
+		else syscall(SYS_nanosleep, &(struct timespec){0, 10000}, NULL);
+		lock();
+	}
+	return !(is_busy(&recs[s]) && recs[s].id == id);
+}
+
 /* fill — reads the interior's bytes from the source into a scratch mapping and installs them.
  * Under a lease the file is what it was at the read; without one (lease = prefer/off) it may not
  * be, the trade-off zcshim.conf names. Whatever happens the pages end present: a waiter must wake. */
@@ -230,23 +246,36 @@ static void fill(const struct record *c)
 {
 	size_t len = (size_t)(c->hi - c->lo), got = 0;
 	off_t off = c->off + (c->lo - c->buf);
-	char *tmp = (char *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* the fault thread keeps its scratch (faults are its whole job); others map one for the call */
+	static __thread char *kept;
+	static __thread size_t kept_len;
+	int keep = zc_fault_thread();
+	char *tmp = keep && kept_len >= len ? kept : (char *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+								   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp == MAP_FAILED) {
 		zc_count(ZC_materialize_errors, 1);
 		static const char zeros[PAGE];
 		for (size_t k = 0; k < len; k += PAGE) zc_guard_fill(c->lo + k, zeros, PAGE);
 		return;
 	}
-	while (got < len) {
-		ssize_t r = syscall(SYS_pread64, c->src >= 0 ? sources[c->src].fd : c->src_fd, tmp + got, len - got, off + (off_t)got);
-		if (r <= 0) break;
-		got += (size_t)r;
+	if (keep && tmp != kept) {
+		if (kept) syscall(SYS_munmap, kept, kept_len);
+		kept = tmp, kept_len = len;
 	}
-	if (got < len) zc_count(ZC_materialize_errors, 1);
+	if (c->src < 0 && c->src_fd < 0) { /* claimed, not read yet: nothing to give but zeros */
+		memset(tmp, 0, len);
+	} else {
+		while (got < len) {
+			ssize_t r = syscall(SYS_pread64, c->src >= 0 ? sources[c->src].fd : c->src_fd, tmp + got, len - got, off + (off_t)got);
+			if (r <= 0) break;
+			got += (size_t)r;
+		}
+		if (got < len) zc_count(ZC_materialize_errors, 1), memset(tmp + got, 0, len - got);
+		zc_count(ZC_materialized, 1);
+		zc_count(ZC_materialized_bytes, len);
+	}
 	if (zc_guard_fill(c->lo, tmp, len) < 0) zc_count(ZC_materialize_errors, 1);
-	syscall(SYS_munmap, tmp, len);
-	zc_count(ZC_materialized, 1);
-	zc_count(ZC_materialized_bytes, len);
+	if (tmp != kept) syscall(SYS_munmap, tmp, len);
 }
 
 /* materialize_locked — a deferred record gets its bytes: busy while filling (faults on it wait),
@@ -349,10 +378,12 @@ again:
 			kind = ZC_MATCH_CHANGED;
 			break;
 		}
-		deferred = is_deferred(r);
+		deferred = is_deferred(r) && r->src >= 0;
 		*m = (struct zc_match){.slot = s, .id = r->id, .src_fd = r->src_fd, .src_gen = r->src_gen,
 				       .off = r->off + (q - r->buf), .to_end = (size_t)(r->buf + r->len - q),
-				       .stack = r->stack, .deferred = deferred};
+				       .stack = r->stack, .deferred = deferred, .src = deferred ? r->src : -1,
+				       .fill_fd = deferred ? sources[r->src].fd : -1};
+		if (deferred) sources[r->src].refs++; /* the duplicate stays open until the write is done */
 		lo = q > r->lo ? (char *)((uintptr_t)q & ~(PAGE - 1)) : r->lo;
 		hi = e < r->hi ? (char *)(((uintptr_t)e + PAGE - 1) & ~(PAGE - 1)) : r->hi;
 		kind = ZC_MATCH_FILE;
@@ -361,6 +392,7 @@ again:
 	unlock();
 	if (kind == ZC_MATCH_FILE && hi > lo && deferred && !zc_guard_still_missing(lo, (size_t)(hi - lo))) {
 		/* filled just now by a touch (then it is guarded: look again), or remapped behind our back */
+		zc_detect_release(m);
 		if (++tries < 3) goto again;
 		return ZC_MATCH_UNKNOWN;
 	}
@@ -387,6 +419,15 @@ void zc_detect_consumed(const struct zc_match *m, size_t done)
 	retire_id(m->slot, m->id);
 }
 
+void zc_detect_release(const struct zc_match *m)
+{
+	if (!m->deferred || m->src < 0) return;
+	lock();
+	int last = --sources[m->src].refs == 0;
+	unlock();
+	if (last) sweep();
+}
+
 /* zc_detect_on_fault — the fault thread's answer to a touch of page: the deferred record holding it
  * is filled whole (and its source told, for stepping down); a page nobody holds gets zeros. */
 void zc_detect_on_fault(void *page)
@@ -396,7 +437,16 @@ void zc_detect_on_fault(void *page)
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
 		if (!holds_pages(r) || pg < r->lo || pg >= r->hi) continue;
-		if (is_busy(r)) wait_busy_locked(s);
+		if (is_busy(r) && !wait_busy_bounded_locked(s)) {
+			/* its owner does not finish: a signal handler that interrupted it may be the one
+			 * touching the buffer. Fill from what the record says now and make the read copy. */
+			struct record c = *r;
+			r->spoiled = 1;
+			unlock();
+			fill(&c);
+			zc_count(ZC_materialized_fault, 1);
+			return;
+		}
 		if (!is_deferred(r) || pg < r->lo || pg >= r->hi) {
 			s = -1; /* it changed meanwhile: look again from the start */
 			continue;
@@ -468,12 +518,17 @@ restart:
 }
 
 /* zc_detect_defer_commit — the read is done: slot s now stands for [off, off+n) of src_fd. */
-void zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, uint64_t gen, off_t off, int src)
+int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, uint64_t gen, off_t off, int src)
 {
 	char *b = buf;
+	int ok = 0;
 	lock();
 	struct record *r = &recs[s];
-	if (r->id == id && is_busy(r)) {
+	if (r->id == id && is_busy(r) && r->spoiled) {
+		sources[src].refs--;
+		retire_locked(s, NULL);
+		ok = -1;
+	} else if (r->id == id && is_busy(r)) {
 		unref_locked(r);
 		r->src = src; /* the reference zc_detect_source took */
 		r->buf = b, r->len = n, r->src_fd = src_fd, r->src_gen = gen, r->off = off, r->stack = 0;
@@ -482,6 +537,8 @@ void zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd,
 		r->state = ZC_REC_DEFERRED;
 	}
 	unlock();
+	if (ok) sweep();
+	return ok;
 }
 
 /* zc_detect_source — the slot of fd's duplicate (made on first use), with a reference the caller

@@ -53,6 +53,8 @@ struct zc_match {
 	int stack;     /* the buffer is on a thread stack: the record ends with the write that used it */
 	int reason;    /* for a note: the fallback counter a matching write counts */
 	int deferred;  /* the bytes are not in the buffer: only a kernel-side transfer can send them cheaply */
+	int src;       /* deferred: the source slot held by this match (zc_detect_release) */
+	int fill_fd;   /* deferred: the shim's duplicate of the source, to send from */
 };
 
 extern unsigned zc_detect_live; /* slots not FREE: 0 lets every wrapper skip the detector */
@@ -74,13 +76,16 @@ void zc_detect_discard_range(const void *p, size_t n);
 void zc_detect_drop_fd(int fd);
 /* Which record, if any, holds [p, p+n) unchanged. */
 enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m);
+/* A deferred match gives back its hold on the source's duplicate (after the transfer or a decline). */
+void zc_detect_release(const struct zc_match *m);
 /* done bytes of the matched range were sent; a record consumed to its end is retired. */
 void zc_detect_consumed(const struct zc_match *m, size_t done);
 void zc_detect_atfork_child(void);
 /* Deferred reads (defer.c): begin returns a busy slot owned by the caller or -(fallback counter);
- * commit makes it DEFERRED for [off, off+n) of src_fd. */
+ * commit makes it DEFERRED for [off, off+n) of src_fd, or returns -1: the fault thread had to fill
+ * it meanwhile (a signal handler touched it while its read was in progress), so the read must copy. */
 int zc_detect_defer_begin(void *buf, size_t n, uint64_t *id);
-void zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, uint64_t gen, off_t off, int src);
+int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, uint64_t gen, off_t off, int src);
 /* The slot of the shim's own duplicate of fd (made on first use) that fills its deferred buffers; -1: none. */
 int zc_detect_source(int fd, uint64_t gen);
 void zc_detect_source_put(int src);

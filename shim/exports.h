@@ -7,7 +7,7 @@
  * A(name, target, kind): the same code exported under a second libc name (an alias of target).
  * kind: READ (the kernel fills a buffer), WRITE (a buffer goes out), ZEROCOPY (no user buffer),
  * SEEK, MAP (mmap: new memory), MEM (memory given back or changed), FD (descriptor life cycle),
- * EXEC (a new program image or child). READ, WRITE, ZEROCOPY, SEEK and MAP are data paths: the
+ * EXEC (a new program image or child), SIG (SIGPIPE's disposition, watched, never changed). READ, WRITE, ZEROCOPY, SEEK and MAP are data paths: the
  * names `zcshim inspect` reports.
  *
  * Completeness: every public name of glibc 2.36 (`nm -D --defined-only libc.so.6`) that moves
@@ -93,6 +93,14 @@
 	F(munmap, int, (void *, size_t), MEM)                                                         \
 	F(madvise, int, (void *, size_t, int), MEM)                                                   \
 	F(mremap, void *, (void *, size_t, size_t, int, ...), MEM)                                    \
-	F(mprotect, int, (void *, size_t, int), MEM)
+	F(mprotect, int, (void *, size_t, int), MEM)                                                  \
+	F(sigaction, int, (int, const struct sigaction *, struct sigaction *), SIG)                   \
+	A(__sigaction, sigaction, SIG)                                                                \
+	F(signal, sighandler_t, (int, sighandler_t), SIG)                                             \
+	A(bsd_signal, signal, SIG)                                                                    \
+	A(ssignal, signal, SIG)                                                                       \
+	F(sysv_signal, sighandler_t, (int, sighandler_t), SIG)                                        \
+	A(__sysv_signal, sysv_signal, SIG)                                                            \
+	F(sigset, sighandler_t, (int, sighandler_t), SIG)
 
 #endif

@@ -15,6 +15,12 @@
 
 static int ufd = -1;
 static int running;
+static __thread int on_fault_thread;
+
+int zc_fault_thread(void)
+{
+	return on_fault_thread;
+}
 
 /* loop — every signal blocked (none of the program's lands here), shim work marked as such so the
  * interposed calls it makes pass straight through. */
@@ -25,6 +31,7 @@ static void *loop(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	zc_depth = 1;
+	on_fault_thread = 1;
 	for (;;) {
 		struct pollfd p = {ufd, POLLIN, 0};
 		struct uffd_msg m[16];

@@ -4,6 +4,8 @@
 
 /* Starts the thread that reads uffd's fault messages (once per process). 0, or -1 if it cannot run. */
 int zc_fault_start(int uffd);
+/* 1 on the fault thread itself. */
+int zc_fault_thread(void);
 /* In a forked child: the thread does not exist there; the next start makes a new one. */
 void zc_fault_atfork_child(void);
 

@@ -46,36 +46,44 @@ static int gstate = G_UNKNOWN;
 static int uffd = -1, pagemap = -1;
 static int full;       /* kernel accesses wait for our fault thread (not user-mode-only): deferral possible */
 static int want_defer; /* set before first use (zc_guard_enable_defer): register MISSING faults too */
+static int pre_uffd = -1, pre_pagemap = -1; /* opened in a forked child while it was root (see below) */
 static const char *mechanism = "none (not needed yet)";
 
 /* start — one userfaultfd in async write-protect mode and the pagemap to read it back. */
 static int start(void)
 {
 	/* user-mode-only is all an unprivileged process may have; async faults never need more */
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK), user_only = 0;
+	int fd = pre_uffd, user_only = 0, pre = fd >= 0;
+	if (pre) {
+		pre_uffd = -1; /* made in the child while it was still root (zc_guard_atfork_child) */
+		goto opened;
+	}
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 && errno == EPERM) fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY), user_only = 1;
 	if (fd < 0) {
 		mechanism = errno == ENOSYS ? "none (no userfaultfd in this kernel)" : "none (userfaultfd refused)";
 		return -1;
 	}
+opened:;
 	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		zc_raw_close(fd);
 		mechanism = "none (kernel before 6.7: no asynchronous write-protection)";
 		return -1;
 	}
-	int pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int pm = pre_pagemap >= 0 ? pre_pagemap : (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	pre_pagemap = -1;
 	if (pm < 0) {
 		zc_raw_close(fd);
 		mechanism = "none (/proc/self/pagemap cannot be opened: no /proc, or chroot)";
 		return -1;
 	}
-	uffd = zc_high_fd(fd);
-	pagemap = zc_high_fd(pm);
+	uffd = pre ? fd : zc_high_fd(fd);
+	pagemap = pre ? pm : zc_high_fd(pm);
 	mechanism = user_only ? "userfaultfd-wp (user mode only)" : "userfaultfd-wp";
-	/* missing-page faults need a thread to answer them; a kernel access must wait for it, which a
-	 * user-mode-only descriptor cannot do (it fails with EFAULT): no deferral there */
-	if (want_defer && !user_only && zc_fault_start(uffd) == 0) full = 1, mechanism = "userfaultfd-wp+missing";
+	/* a kernel access to a missing page must wait for the fault thread, which a user-mode-only
+	 * descriptor cannot do (it fails with EFAULT): no deferral there */
+	full = want_defer && !user_only;
 	zc_count(user_only ? ZC_guard_uffd_user : ZC_guard_uffd, 1);
 	return 0;
 }
@@ -124,8 +132,7 @@ int zc_guard_open(void *lo, size_t len)
 	if (!ready()) return -ENOTSUP;
 	int r = writeprotect(lo, len, 0);
 	if (r != -ENOENT && r != -EINVAL) return r;
-	struct uffdio_register reg = {.range = {(uintptr_t)lo, len},
-				      .mode = UFFDIO_REGISTER_MODE_WP | (full ? UFFDIO_REGISTER_MODE_MISSING : 0)};
+	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP};
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
 	if (shared_pages(lo, len)) {
 		struct uffdio_range un = {(uintptr_t)lo, len};
@@ -176,7 +183,13 @@ int zc_guard_can_defer(void)
 int zc_guard_defer_open(void *lo, size_t len)
 {
 	if (!zc_guard_can_defer()) return -ENOTSUP;
-	int r = zc_guard_open(lo, len);
+	/* the fault thread starts with the first deferral: a program that never defers keeps its
+	 * thread count (unshare(CLONE_NEWUSER) wants one thread) */
+	if (zc_fault_start(uffd) < 0) return -ENOTSUP;
+	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MISSING};
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
+	if (shared_pages(lo, len)) return -EINVAL; /* never zapped: a file's or shared pages */
+	int r = writeprotect(lo, len, 0);
 	if (r < 0) return r;
 	return syscall(SYS_madvise, lo, len, MADV_DONTNEED) < 0 ? -errno : 0;
 }
@@ -243,4 +256,13 @@ void zc_guard_atfork_child(void)
 	zc_fault_atfork_child();
 	mechanism = "none (not needed yet)";
 	__atomic_store_n(&gstate, G_UNKNOWN, __ATOMIC_RELEASE);
+	/* A root master's workers (nginx, Apache) drop to an unprivileged user right after fork, and
+	 * could then only get a user-mode-only userfaultfd (no deferral) and no pagemap of their own.
+	 * Both are opened now, while the child is still root; two raw system calls and one open. */
+	if (want_defer && syscall(SYS_geteuid) == 0) {
+		int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		int pm = fd < 0 ? -1 : (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (pm < 0 && fd >= 0) zc_raw_close(fd), fd = -1;
+		if (fd >= 0) pre_uffd = zc_high_fd(fd), pre_pagemap = zc_high_fd(pm);
+	}
 }

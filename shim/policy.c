@@ -70,7 +70,8 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 		defer = 0;
 		if ((long)n < zc_cfg.guard_min_bytes) return NOTE(ZC_fb_small);
 	}
-	return (struct zc_read_plan){.action = defer && !stack ? ZC_READ_DEFER : ZC_READ_RECORD, .gen = i.gen, .stack = stack};
+	return (struct zc_read_plan){.action = defer && !stack ? ZC_READ_DEFER : ZC_READ_RECORD, .gen = i.gen, .stack = stack,
+				     .dev = i.dev, .ino = i.ino};
 }
 
 /* zc_policy_min_bytes — pipe writes of at most PIPE_BUF are atomic and splice promises no such
@@ -124,10 +125,19 @@ enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile,
 	return 0;
 }
 
-enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased)
+enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased, int deferred)
 {
 	struct zc_fd_info src;
 	*leased = 0;
+	if (deferred) {
+		/* sent from the shim's own duplicate: whatever the program's number names now, the file
+		 * and its lease are the duplicate's. A break marks the table before it fills the buffers. */
+		if (zc_fdtab_get(src_fd, &src) < 0 || src.gen != src_gen) return ZC_fb_stale_source;
+		if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
+		if (src.lease != ZC_LS_HELD) return ZC_fb_lease_broken;
+		*leased = 1;
+		return 0;
+	}
 	if (zc_fdtab_get(src_fd, &src) < 0 || src.gen != src_gen || !zc_fdtab_revalidate(src_fd, src.gen))
 		return ZC_fb_stale_source;
 	if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* What to do after a read from a file into a buffer. */
 enum zc_read_action {
@@ -23,6 +24,8 @@ struct zc_read_plan {
 	enum zc_counter why; /* ZC_READ_NOTE */
 	uint64_t gen;        /* the source's generation */
 	int stack;           /* the buffer is on this thread's stack */
+	dev_t dev;           /* ZC_READ_DEFER: the file the table says fd names (checked by the read) */
+	ino_t ino;
 };
 
 /* zc_policy_read — decides for a read of n bytes from fd into buf; takes the lease when needed. */
@@ -42,7 +45,8 @@ enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info 
 enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
 				  int deferred);
 /* zc_policy_source — the record's source is still the file that was read and still guarded;
- * *leased: its lease must be entered around the transfer. */
-enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased);
+ * *leased: its lease must be entered around the transfer. deferred: the bytes go from the shim's
+ * own duplicate of the source (no system call needed to trust the program's number). */
+enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased, int deferred);
 
 #endif

@@ -79,11 +79,14 @@ static ssize_t finish(const struct zc_wreq *w, int kind, struct seg *s, int ns, 
 	return zc_real.writev(w->fd, iov, k);
 }
 
-/* release_stack — matched stack records end with the write that touched them, rewritten or not. */
+/* release_stack — matched stack records end with the write that touched them, rewritten or not;
+ * deferred matches give back the hold they had on their source's duplicate. */
 static void release_stack(struct seg *s, int ns)
 {
-	for (int k = 0; k < ns; k++)
+	for (int k = 0; k < ns; k++) {
 		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
+		if (s[k].file && s[k].m.deferred) zc_detect_release(&s[k].m);
+	}
 }
 
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */
@@ -115,44 +118,49 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	}
 	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, deferred))) return pass(why);
 	for (int k = 0; k < ns; k++)
-		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased))) return pass(why);
+		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased, s[k].m.deferred))) return pass(why);
 	*nsp = ns;
 	return 0;
 }
 
-/* sigpipe_discarded — SIGPIPE is ignored and not blocked in this thread: whatever the kernel call
- * raises is thrown away at once, as write's own would be, so no mask dance is needed (nginx,
- * Apache and python ignore SIGPIPE). Asked each time: the program may change either. */
-static int sigpipe_discarded(void)
-{
-	struct sigaction sa;
-	sigset_t cur;
-	return sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN &&
-	       pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, SIGPIPE);
-}
+/* SIGPIPE as write raises it. sendfile to a socket raises it when the peer is gone even after
+ * partial progress, where write returns the count silently (a pipe's splice and write raise it
+ * alike, a file never: no guard there). So around a transfer to a socket SIGPIPE is blocked, and a
+ * SIGPIPE write would not have raised is taken back. A transfer that moved everything raised
+ * nothing: then the guard costs its two mask changes only. A program that ignores SIGPIPE (nginx,
+ * Apache, python; followed by interpose_sig.c) needs no guard at all, unless it also blocks it. */
+struct sigguard {
+	int on;          /* the mask was changed */
+	int was_pending; /* a SIGPIPE of the program's own was pending before (it blocks SIGPIPE) */
+	sigset_t old;
+};
 
-/* sigpipe_block/restore — SIGPIPE as write raises it: sendfile and splice take no MSG_NOSIGNAL,
- * and they raise SIGPIPE even after partial progress, where write to a socket returns the count
- * silently (a pipe's write raises it with the count too: see rewrite()). */
-static void sigpipe_block(sigset_t *old, int *was_pending)
+static void sigpipe_block(struct sigguard *g)
 {
 	sigset_t s, p;
 	sigemptyset(&s);
 	sigaddset(&s, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &s, old);
-	*was_pending = sigpending(&p) == 0 && sigismember(&p, SIGPIPE);
+	g->on = pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0;
+	/* unblocked, a pending SIGPIPE would have been delivered on the way out of that call */
+	g->was_pending = g->on && sigismember(&g->old, SIGPIPE) && sigpending(&p) == 0 && sigismember(&p, SIGPIPE);
 }
 
-static void sigpipe_restore(const sigset_t *old, int was_pending, int deliver)
+/* sigpipe_settle — after the transfer: short tells whether it stopped early (only then can it have
+ * raised SIGPIPE); deliver whether write would have raised it. */
+static void sigpipe_settle(struct sigguard *g, int short_, int deliver)
 {
-	if (!was_pending && !deliver) {
-		sigset_t s;
-		struct timespec zero = {0, 0};
-		sigemptyset(&s);
-		sigaddset(&s, SIGPIPE);
-		sigtimedwait(&s, NULL, &zero); /* raised by the kernel call, but write would not have */
+	sigset_t s, cur;
+	struct timespec zero = {0, 0};
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	if (!g->on) {
+		/* ignored and unguarded: a SIGPIPE raised now is gone, unless the thread blocks it */
+		if (short_ && !deliver && pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPIPE))
+			sigtimedwait(&s, NULL, &zero);
+		return;
 	}
-	pthread_sigmask(SIG_SETMASK, old, NULL);
+	if (short_ && !g->was_pending && !deliver) sigtimedwait(&s, NULL, &zero); /* raised by sendfile only */
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
 /* source_shrank — the source now ends before off: a short kernel count means truncation. */
@@ -189,10 +197,10 @@ static void keep_socket_error(int fd, int state_before)
 static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
 			    int *fallback)
 {
-	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE;
+	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE, fl;
 	off_t off = s->m.off;
 	size_t moved = 0;
-	int err = 0;
+	int err = 0, src = s->m.deferred ? s->m.fill_fd : s->m.src_fd; /* deferred: the shim's duplicate */
 	if (method == M_CFR && (method_gone[M_CFR] || zc_real.copy_file_range == NULL) && w->call != ZC_CALL_PWRITE) method = M_SENDFILE;
 	*errp = 0;
 	int state_before = kind == ZC_FD_TCP ? tcp_state(w->fd) : -1;
@@ -203,11 +211,11 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	while (moved < s->n) {
 		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
 		int nb = nonblock || (method == M_SPLICE && moved > 0);
-		ssize_t r = kcall(method, w->fd, s->m.src_fd, &off, s->n - moved, nb, dpos);
+		ssize_t r = kcall(method, w->fd, src, &off, s->n - moved, nb, dpos);
 		if (r > 0) {
 			moved += (size_t)r;
 			zc_count(rw_bytes[method], (uint64_t)r);
-			if (moved < s->n && method == M_SENDFILE && !nonblock && kind != ZC_FD_FILE && !source_shrank(s->m.src_fd, off)) {
+			if (moved < s->n && method == M_SENDFILE && !nonblock && kind != ZC_FD_FILE && !source_shrank(src, off)) {
 				/* sendfile to a blocking socket stops early only for a signal, SO_SNDTIMEO or
 				 * an error it consumed: write would return this partial count too */
 				err = EINTR;
@@ -217,6 +225,11 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		}
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
 		err = errno;
+		if (err == EAGAIN && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != nonblock) {
+			/* the table's O_NONBLOCK was stale (FIONBIO, a raw fcntl, another process): follow the real one */
+			zc_fdtab_set_flags(w->fd, fl);
+			nonblock = fl & O_NONBLOCK;
+		}
 		if (err == EAGAIN && nb && !nonblock) {
 			struct pollfd p = {.fd = w->fd, .events = POLLOUT};
 			/* poll is never restarted after a handler: EINTR here is write's partial return */
@@ -244,26 +257,29 @@ static ssize_t rewrite(const struct zc_wreq *w)
 {
 	struct zc_fd_info d;
 	struct seg s[MAXSEG];
-	int ns = 0, nonblock, fl, was_pending = 0, last_err = 0;
+	int ns = 0, nonblock, fl;
 	size_t total, done = 0;
 	off_t dpos = w->pos;
-	sigset_t old;
 
 	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
 	if (plan(w, &d, s, &ns, &total) == ZC_PASS) {
 		release_stack(s, ns);
 		return ZC_PASS;
 	}
-	fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0); /* fresh: FIONBIO or another process may have changed it */
-	enum zc_counter why = fl < 0 || !zc_fdtab_revalidate(w->fd, d.gen) ? ZC_fb_stale_source
+	/* a file destination is checked afresh (O_APPEND, and the number may name another file now);
+	 * a socket's or pipe's O_NONBLOCK is the table's, checked again only when the kernel says
+	 * EAGAIN (send_file_seg): the kernel call itself follows the real flag */
+	fl = d.kind == ZC_FD_FILE ? (int)zc_raw_fcntl(w->fd, F_GETFL, 0) : d.flags;
+	enum zc_counter why = fl < 0 || (d.kind == ZC_FD_FILE && !zc_fdtab_revalidate(w->fd, d.gen)) ? ZC_fb_stale_source
 			      : d.kind == ZC_FD_FILE && (fl & O_APPEND) ? ZC_fb_append : 0;
 	if (why) {
 		release_stack(s, ns);
 		return pass(why);
 	}
 	nonblock = fl & O_NONBLOCK;
-	int nosig = (w->flags & MSG_NOSIGNAL) != 0, sigguard = d.kind != ZC_FD_FILE && !sigpipe_discarded();
-	if (sigguard) sigpipe_block(&old, &was_pending);
+	int nosig = (w->flags & MSG_NOSIGNAL) != 0;
+	struct sigguard g = {0};
+	if ((d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && !zc_sigpipe_ignored()) sigpipe_block(&g);
 
 	ssize_t ret = 0;
 	for (int i = 0; i < ns; i++) {
@@ -304,7 +320,6 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		if (err) {
 			/* EAGAIN, EINTR, EPIPE...: what write would report, the partial count first */
 			ret = done ? (ssize_t)done : -err;
-			last_err = err;
 			goto out;
 		}
 		/* short without an error: the source shrank (or the kernel refused mid-way) */
@@ -324,8 +339,7 @@ out:
 	release_stack(s, ns);
 	/* write raises SIGPIPE when it fails with EPIPE, and a pipe's write also when it returns a
 	 * count because the reader left meanwhile */
-	int sigpipe = ret == -EPIPE || (d.kind == ZC_FD_PIPE && last_err == EPIPE);
-	if (sigguard) sigpipe_restore(&old, was_pending, !nosig && sigpipe);
+	if (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) sigpipe_settle(&g, ret != (ssize_t)total, !nosig && ret == -EPIPE);
 	return ret;
 }
 

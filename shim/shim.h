@@ -22,6 +22,9 @@ void zc_close_own(int fd);
 
 /* zc_copy_in — copies n bytes of the program's memory that may be invalid; -EFAULT if it is. */
 int zc_copy_in(void *dst, const void *src, size_t n);
+/* zc_sigpipe_ignored — SIGPIPE's disposition is SIG_IGN (interpose_sig.c follows it: zc_sigpipe_set). */
+int zc_sigpipe_ignored(void);
+void zc_sigpipe_set(int ignored);
 /* zc_on_stack — p lies in the calling thread's own stack. */
 int zc_on_stack(const void *p);
 extern pid_t zc_pid_cache; /* getpid(), asked once (reset in a forked child) */

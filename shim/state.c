@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -111,4 +112,28 @@ int zc_copy_in(void *dst, const void *src, size_t n)
 	if (!zc_pid_cache) zc_pid_cache = (pid_t)syscall(SYS_getpid);
 	struct iovec l = {dst, n}, r = {(void *)src, n};
 	return syscall(SYS_process_vm_readv, zc_pid_cache, &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
+}
+
+static int pipe_state = -1; /* SIGPIPE: 1 SIG_IGN, 0 anything else, -1 not known yet */
+
+void zc_sigpipe_set(int ignored)
+{
+	__atomic_store_n(&pipe_state, ignored, __ATOMIC_RELAXED);
+}
+
+/* zc_sigpipe_ignored — asked of the kernel once, then followed through interpose_sig.c. */
+int zc_sigpipe_ignored(void)
+{
+	int s = __atomic_load_n(&pipe_state, __ATOMIC_RELAXED);
+	if (s >= 0) return s;
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k; /* the kernel's struct sigaction */
+	s = syscall(SYS_rt_sigaction, SIGPIPE, NULL, &k, sizeof k.mask) == 0 && k.handler == (void *)SIG_IGN;
+	int unknown = -1;
+	__atomic_compare_exchange_n(&pipe_state, &unknown, s, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	return __atomic_load_n(&pipe_state, __ATOMIC_RELAXED);
 }

@@ -1,5 +1,6 @@
 /* bench.c — `zcshim bench`: options, payload preparation, and the interleaved run loop that
- * measures each scenario plain, under the shim, and with its native zero-copy equivalent. */
+ * measures each scenario plain, under the shim in each selected mode, and with its native
+ * zero-copy equivalent. */
 #include "bench.h"
 #include "cmds.h"
 
@@ -23,6 +24,8 @@ struct bench_opts {
 	int nchunks;
 	uint64_t size;
 	int rounds, timeout_s, no_pin;
+	enum zc_bench_variant modes[ZC_BENCH_NVARIANTS]; /* shim variants, in run order */
+	int nmodes;
 	const char *json, *plot;
 	char json_buf[PATH_MAX], plot_buf[PATH_MAX];
 };
@@ -30,9 +33,9 @@ struct bench_opts {
 /* usage — the one-line usage on stderr; returns 2 for the caller to exit with. */
 static int usage(void)
 {
-	fprintf(stderr, "usage: zcshim bench [--scenarios LIST] [--chunks LIST] [--size BYTES] "
-			"[--rounds N] [--json FILE] [--plot FILE] [--timeout SEC] [--no-pin] [--quick] [--demo] "
-			"[--help]\n");
+	fprintf(stderr, "usage: zcshim bench [--scenarios LIST] [--chunks LIST] [--modes LIST] "
+			"[--size BYTES] [--rounds N] [--json FILE] [--plot FILE] [--timeout SEC] "
+			"[--no-pin] [--quick] [--demo] [--help]\n");
 	return 2;
 }
 
@@ -40,19 +43,22 @@ static int usage(void)
 static int help(void)
 {
 	printf("zcshim bench — server CPU per GiB and throughput: plain vs. under the shim vs. native\n\n"
-	       "Each scenario runs its variants interleaved (plain shim native, plain shim native, ...)\n"
-	       "for --rounds rounds. plain: the program as is. shim: the same program with\n"
-	       "LD_PRELOAD=libzcshim.so ZCSHIM_MODE=eager. native: its zero-copy equivalent. Every run's\n"
-	       "payload is checked against the file's sha256; a mismatch fails the bench (exit 1).\n\n"
+	       "Each scenario runs its variants interleaved (plain eager deferred native, plain eager\n"
+	       "deferred native, ...) for --rounds rounds. plain: the program as is. eager, deferred,\n"
+	       "auto: the same program with LD_PRELOAD=libzcshim.so ZCSHIM_MODE=<that mode> (--modes).\n"
+	       "native: its zero-copy equivalent. Every run's payload is checked against the file's\n"
+	       "sha256; a mismatch fails the bench (exit 1).\n\n"
 	       "Figures: server CPU s/GiB (user+system of the server and its children during the\n"
 	       "transfer), MB/s (wall time of the transfer), kernel-share (bytes the shim moved with\n"
-	       "sendfile/splice/copy_file_range over all bytes it saw), medians (min-max) over rounds.\n"
+	       "sendfile/splice/copy_file_range over all bytes it saw), medians (min-max) over rounds,\n"
+	       "ratios to plain (CPU, MB/s) and each shim variant's CPU ratio to native.\n"
 	       "Builtin servers and socat are timed by wait4(); persistent servers by /proc samples\n"
 	       "before and after the transfer: schedstat (ns), or clock ticks (10 ms) once a thread\n"
 	       "has exited (python's per-request thread), so use a large --size for python.\n\n"
 	       "options:\n"
 	       "  --scenarios LIST  comma-separated names, or 'all' (default) or 'builtin'\n"
 	       "  --chunks LIST     chunk sizes of the builtin scenarios (default 4K,16K,64K,256K,1M)\n"
+	       "  --modes LIST      shim modes to run, from eager, deferred, auto (default eager,deferred)\n"
 	       "  --size BYTES      payload size, suffixes K M G (default 256M)\n"
 	       "  --rounds N        rounds per scenario (default 3)\n"
 	       "  --json FILE       results (default BUILD/bench/results.json)\n"
@@ -60,7 +66,8 @@ static int help(void)
 	       "  --timeout SEC     limit per transfer (default 120)\n"
 	       "  --no-pin          do not pin servers to CPU 0 and clients to CPU 1 (pinned when 2+ CPUs)\n"
 	       "  --quick           all scenarios, 32M, 1 round, chunk 64K\n"
-	       "  --demo            builtin-tcp-read and builtin-pipe at 64K and 256K, nginx; 256M, 3 rounds\n"
+	       "  --demo            builtin-tcp-read and builtin-pipe at 64K, nginx; 256M, 3 rounds; one\n"
+	       "                    shim variant in the shim's default mode (ZCSHIM_MODE not set)\n"
 	       "  --help            this text\n\nscenarios:\n");
 	for (int i = 0; i < zc_bench_nscenarios; i++)
 		printf("  %-20s %s\n", zc_bench_scenarios[i].name, zc_bench_scenarios[i].help);
@@ -126,6 +133,32 @@ static int parse_list(struct bench_opts *o, const char *list, int scen)
 	return (scen ? o->nwant : o->nchunks) > 0 ? 0 : -1;
 }
 
+/* mode_variant — the shim variant --modes names NAME; -1 if none (default is not for --modes). */
+static int mode_variant(const char *name)
+{
+	for (int v = ZC_BENCH_EAGER; v <= ZC_BENCH_AUTO; v++)
+		if (strcmp(name, zc_bench_variant_names[v]) == 0)
+			return v;
+	return -1;
+}
+
+/* parse_modes — the shim variants of --modes, in order; -1 on an unknown, repeated or no mode. */
+static int parse_modes(struct bench_opts *o, const char *list)
+{
+	char buf[128], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", list);
+	o->nmodes = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int v = mode_variant(t);
+		for (int j = 0; j < o->nmodes; j++)
+			v = (int)o->modes[j] == v ? -1 : v;
+		if (v < 0)
+			return -1;
+		o->modes[o->nmodes++] = (enum zc_bench_variant)v;
+	}
+	return o->nmodes > 0 ? 0 : -1;
+}
+
 /* preset — defaults, then the --quick or --demo preset; explicit options override both. */
 static void preset(struct bench_opts *o, int argc, char **argv)
 {
@@ -133,15 +166,17 @@ static void preset(struct bench_opts *o, int argc, char **argv)
 	o->size = 256u << 20, o->rounds = 3, o->timeout_s = 120;
 	parse_list(o, "4K,16K,64K,256K,1M", 0);
 	parse_list(o, "all", 1);
+	parse_modes(o, "eager,deferred");
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			o->size = 32u << 20, o->rounds = 1;
 			parse_list(o, "64K", 0);
 		} else if (strcmp(argv[i], "--demo") == 0) {
-			/* where the shim acts (a pipe, TCP from 256K) and where it steps aside (TCP at 64K,
-			 * nginx's 32K reads): the table says which, the reasons say why */
+			/* what a user gets without configuring anything: the shim's default mode against
+			 * plain and native, at nginx's order of chunk size, to TCP and to a pipe */
 			o->size = 256u << 20, o->rounds = 3;
-			parse_list(o, "64K,256K", 0);
+			parse_list(o, "64K", 0);
+			o->modes[0] = ZC_BENCH_DEFAULT, o->nmodes = 1;
 			parse_list(o, "builtin-tcp-read,builtin-pipe,nginx", 1);
 		}
 	}
@@ -154,7 +189,8 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 		{"scenarios", 1, 0, 's'}, {"chunks", 1, 0, 'c'}, {"size", 1, 0, 'S'},
 		{"rounds", 1, 0, 'r'},    {"json", 1, 0, 'j'},   {"plot", 1, 0, 'p'},
 		{"timeout", 1, 0, 't'},   {"quick", 0, 0, 'q'},  {"demo", 0, 0, 'd'},
-		{"no-pin", 0, 0, 'P'},    {"help", 0, 0, 'h'},      {0, 0, 0, 0},
+		{"no-pin", 0, 0, 'P'},    {"modes", 1, 0, 'm'},  {"help", 0, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	int c;
 	preset(o, argc, argv);
@@ -164,6 +200,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 		switch (c) {
 		case 's': if (parse_list(o, optarg, 1) < 0) return usage(); break;
 		case 'c': if (parse_list(o, optarg, 0) < 0) return usage(); break;
+		case 'm': if (parse_modes(o, optarg) < 0) return usage(); break;
 		case 'S': if (!(o->size = parse_size(optarg))) return usage(); break;
 		case 'r': o->rounds = atoi(optarg); if (o->rounds < 1 || o->rounds > 1000) return usage(); break;
 		case 't': o->timeout_s = atoi(optarg); if (o->timeout_s < 1) return usage(); break;
@@ -214,6 +251,16 @@ static int join(char *out, size_t cap, const char *a, const char *b)
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* set_variants — the run order within a round: plain, the shim variants (when the library was
+ * built), native. */
+static void set_variants(struct zc_bench_env *env, const struct bench_opts *o)
+{
+	env->variants[env->nvariants++] = ZC_BENCH_PLAIN;
+	for (int k = 0; env->lib[0] && k < o->nmodes; k++)
+		env->variants[env->nvariants++] = o->modes[k];
+	env->variants[env->nvariants++] = ZC_BENCH_NATIVE;
+}
+
 /* setup_env — paths, temp dirs and payload files; 0 or -1 (message printed). */
 static int setup_env(struct zc_bench_env *env, const struct bench_opts *o)
 {
@@ -234,6 +281,7 @@ static int setup_env(struct zc_bench_env *env, const struct bench_opts *o)
 		return -1;
 	}
 	env->timeout_s = o->timeout_s;
+	set_variants(env, o);
 	/* the server and its client on separate CPUs: less noise, and the client of a real server is elsewhere */
 	env->pin = !o->no_pin && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 	if (join(env->tmp, sizeof(env->tmp), tmpdir && *tmpdir ? tmpdir : "/tmp", "zcbench.XXXXXX") ||
@@ -300,11 +348,24 @@ static int make_cases(const struct bench_opts *o, const struct zc_bench_env *env
 	return n;
 }
 
-/* variant_on — whether variant v runs for a case (native only where it exists, shim only
- * when the library was built). */
-static int variant_on(const struct zc_bench_env *env, const struct zc_bench_case *c, int v)
+/* variant_on — whether variant v runs for a case (native only where it exists). */
+static int variant_on(const struct zc_bench_case *c, enum zc_bench_variant v)
 {
-	return (v != ZC_BENCH_NATIVE || c->sc->has_native) && (v != ZC_BENCH_SHIM || env->lib[0]);
+	return v != ZC_BENCH_NATIVE || c->sc->has_native;
+}
+
+/* run_one — one measured run of a case's variant; prints progress and any failure. */
+static void run_one(const struct zc_bench_env *env, const struct zc_bench_case *c,
+		    enum zc_bench_variant v, int round, struct zc_bench_result *r, int k, int total)
+{
+	memset(r, 0, sizeof(*r));
+	r->c = c, r->variant = v;
+	r->round = round, r->ok = 1, r->kernel_share = -1;
+	fprintf(stderr, "[%d/%d] %s %s round %d\n", k, total, c->name, zc_bench_variant_names[v], round);
+	c->sc->run(env, c, v, r);
+	if (!r->ok)
+		fprintf(stderr, "FAIL: %s %s round %d: %s\n", c->name, zc_bench_variant_names[v], round,
+			r->error);
 }
 
 /* run_all — the measurements, variants interleaved within each round; returns runs done. */
@@ -313,23 +374,15 @@ static int run_all(const struct zc_bench_env *env, const struct zc_bench_case *c
 {
 	int total = 0, k = 0;
 	for (int i = 0; i < ncases; i++)
-		for (int v = 0; v < ZC_BENCH_NVARIANTS; v++)
-			total += variant_on(env, &cases[i], v) * rounds;
+		for (int j = 0; j < env->nvariants; j++)
+			total += variant_on(&cases[i], env->variants[j]) * rounds;
 	for (int i = 0; i < ncases; i++)
 		for (int round = 1; round <= rounds; round++)
-			for (int v = 0; v < ZC_BENCH_NVARIANTS; v++) {
-				if (!variant_on(env, &cases[i], v))
+			for (int j = 0; j < env->nvariants; j++) {
+				if (!variant_on(&cases[i], env->variants[j]))
 					continue;
-				struct zc_bench_result *r = &rs[k++];
-				memset(r, 0, sizeof(*r));
-				r->c = &cases[i], r->variant = (enum zc_bench_variant)v;
-				r->round = round, r->ok = 1, r->kernel_share = -1;
-				fprintf(stderr, "[%d/%d] %s %s round %d\n", k, total, cases[i].name,
-					zc_bench_variant_names[v], round);
-				cases[i].sc->run(env, &cases[i], r->variant, r);
-				if (!r->ok)
-					fprintf(stderr, "FAIL: %s %s round %d: %s\n", cases[i].name,
-						zc_bench_variant_names[v], round, r->error);
+				run_one(env, &cases[i], env->variants[j], round, &rs[k], k + 1, total);
+				k++;
 			}
 	return k;
 }
@@ -353,9 +406,9 @@ static int report(struct bench_opts *o, const struct zc_bench_env *env,
 	int ns = 0, bad = 0;
 	if (!sum)
 		return 1;
-	zc_bench_summarize(rs, nr, sum, &ns);
+	zc_bench_summarize(env, rs, nr, sum, &ns);
 	zc_bench_print_table(sum, ns);
-	zc_bench_print_reasons(rs, nr);
+	zc_bench_print_reasons(rs, nr, sum, ns);
 	if (!o->json)
 		o->json = default_path(env, o->json_buf, sizeof(o->json_buf), "results.json");
 	if (!o->plot)
@@ -393,13 +446,13 @@ int zc_cmd_bench(int argc, char **argv)
 		return 1;
 	}
 	if (!env.lib[0]) {
-		printf("skip: shim variant: %s/libzcshim.so not built\n", env.build);
-		snprintf(skips[nskips].scenario, sizeof(skips[0].scenario), "shim-variant");
+		printf("skip: shim variants: %s/libzcshim.so not built\n", env.build);
+		snprintf(skips[nskips].scenario, sizeof(skips[0].scenario), "shim-variants");
 		snprintf(skips[nskips++].reason, sizeof(skips[0].reason), "libzcshim.so not built");
 	}
 	fprintf(stderr, "payload: %llu bytes, sha256 %s\n", (unsigned long long)env.size, env.sha);
 	int ncases = make_cases(&o, &env, cases, skips, &nskips);
-	struct zc_bench_result *rs = calloc((size_t)(ncases * o.rounds * ZC_BENCH_NVARIANTS + 1), sizeof(*rs));
+	struct zc_bench_result *rs = calloc((size_t)(ncases * o.rounds * env.nvariants + 1), sizeof(*rs));
 	if (!rs) {
 		zc_bench_rm_rf(env.tmp);
 		return 1;

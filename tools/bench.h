@@ -13,7 +13,17 @@
 struct zc_bench_result;
 struct zc_bench_scenario;
 
-enum zc_bench_variant { ZC_BENCH_PLAIN, ZC_BENCH_SHIM, ZC_BENCH_NATIVE, ZC_BENCH_NVARIANTS };
+/* The ways a case is run: the program as is, under the shim in one mode (default: ZCSHIM_MODE
+ * left unset, used by --demo), and its native zero-copy equivalent. */
+enum zc_bench_variant {
+	ZC_BENCH_PLAIN,
+	ZC_BENCH_EAGER,
+	ZC_BENCH_DEFERRED,
+	ZC_BENCH_AUTO,
+	ZC_BENCH_DEFAULT,
+	ZC_BENCH_NATIVE,
+	ZC_BENCH_NVARIANTS
+};
 
 #define ZC_BENCH_MAX_COUNTERS 96
 
@@ -32,6 +42,8 @@ struct zc_bench_env {
 	uint64_t size, echo_size;
 	int timeout_s;          /* per transfer */
 	int pin;                /* servers on CPU 0, clients on CPU 1 (2+ CPUs, unless --no-pin) */
+	enum zc_bench_variant variants[ZC_BENCH_NVARIANTS]; /* run order within a round */
+	int nvariants;
 };
 
 /* One benchmark case: a scenario at one chunk size. */
@@ -56,6 +68,7 @@ struct zc_bench_scenario {
 /* Shim counters summed over the st.PID.json files of one run. */
 struct zc_bench_counters {
 	int files;              /* stats files found */
+	char mode[16];          /* the mode the shim reported ("mixed" if files disagree), "" if none */
 	int n;
 	char name[ZC_BENCH_MAX_COUNTERS][40];
 	uint64_t value[ZC_BENCH_MAX_COUNTERS];
@@ -81,6 +94,8 @@ struct zc_bench_result {
 extern const struct zc_bench_scenario zc_bench_scenarios[];
 extern const int zc_bench_nscenarios;
 extern const char *const zc_bench_variant_names[ZC_BENCH_NVARIANTS];
+int zc_bench_is_shim(enum zc_bench_variant v);
+const char *zc_bench_variant_mode(enum zc_bench_variant v);
 
 /* bench_proc.c */
 struct zc_bench_spawn {
@@ -98,7 +113,8 @@ int zc_bench_wait_listen(int port, pid_t pid, int timeout_ms);
 int zc_bench_free_port(void);
 double zc_bench_now(void);
 int zc_bench_status_ok(int status, const char *who, char *err, size_t errlen);
-void zc_bench_shim_env(const struct zc_bench_env *env, const char **out, size_t cap);
+void zc_bench_shim_env(const struct zc_bench_env *env, enum zc_bench_variant v, const char **out,
+		       size_t cap);
 void zc_bench_collect_stats(const struct zc_bench_env *env, struct zc_bench_counters *c);
 uint64_t zc_bench_counter(const struct zc_bench_counters *c, const char *name);
 int zc_bench_write_file(const char *path, const char *text);
@@ -115,14 +131,17 @@ struct zc_bench_skip {
 struct zc_bench_summary {
 	const struct zc_bench_case *c;
 	enum zc_bench_variant variant;
+	char label[32];         /* the variant's name in the table and plot, e.g. "default (eager)" */
 	int n, failed;
 	double cpu_med, cpu_min, cpu_max, mbs_med, mbs_min, mbs_max, share_med;
 	double cpu_ratio, mbs_ratio; /* vs plain; -1 when unknown */
+	double cpu_vs_native, mbs_vs_native; /* shim variants vs native; -1 when unknown */
 };
-void zc_bench_summarize(const struct zc_bench_result *rs, int nr, struct zc_bench_summary *out,
-			int *nout);
+void zc_bench_summarize(const struct zc_bench_env *env, const struct zc_bench_result *rs, int nr,
+			struct zc_bench_summary *out, int *nout);
 void zc_bench_print_table(const struct zc_bench_summary *s, int n);
-void zc_bench_print_reasons(const struct zc_bench_result *rs, int nr);
+void zc_bench_print_reasons(const struct zc_bench_result *rs, int nr,
+			    const struct zc_bench_summary *s, int ns);
 int zc_bench_write_json(const char *path, const struct zc_bench_env *env,
 			const struct zc_bench_result *rs, int nr, const struct zc_bench_summary *s,
 			int ns, const struct zc_bench_skip *skips, int nskips, int rounds);

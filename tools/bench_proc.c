@@ -245,13 +245,17 @@ int zc_bench_status_ok(int status, const char *who, char *err, size_t errlen)
 	return 0;
 }
 
-/* zc_bench_shim_env — the environment of the shim variant (static storage, NULL-terminated). */
-void zc_bench_shim_env(const struct zc_bench_env *env, const char **out, size_t cap)
+/* zc_bench_shim_env — the environment of a shim variant (static storage, NULL-terminated):
+ * ZCSHIM_MODE set to the variant's mode, or left alone for the default variant. */
+void zc_bench_shim_env(const struct zc_bench_env *env, enum zc_bench_variant v, const char **out,
+		       size_t cap)
 {
-	static char preload[PATH_MAX + 16], stats[PATH_MAX + 32];
+	static char preload[PATH_MAX + 16], stats[PATH_MAX + 32], mode[32];
+	const char *m = zc_bench_variant_mode(v);
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", env->lib);
 	snprintf(stats, sizeof(stats), "ZCSHIM_STATS_FILE=%s/st.%%p.json", env->stats_dir);
-	const char *list[] = {preload, "ZCSHIM_MODE=eager", stats, NULL};
+	snprintf(mode, sizeof(mode), "ZCSHIM_MODE=%s", m ? m : "");
+	const char *list[] = {preload, stats, m ? mode : NULL, NULL};
 	for (size_t i = 0; i < cap && i < sizeof(list) / sizeof(list[0]); i++)
 		out[i] = list[i];
 }
@@ -272,10 +276,20 @@ static void add_counter(struct zc_bench_counters *c, const char *name, uint64_t 
 	c->value[i] += value;
 }
 
-/* parse_stats — adds the "counters" object of one stats file (one "name": value per line). */
+/* note_mode — records a file's "mode"; files of one run that disagree make it "mixed". */
+static void note_mode(struct zc_bench_counters *c, const char *mode)
+{
+	if (!c->mode[0])
+		snprintf(c->mode, sizeof(c->mode), "%s", mode);
+	else if (strcmp(c->mode, mode) != 0)
+		snprintf(c->mode, sizeof(c->mode), "mixed");
+}
+
+/* parse_stats — adds the "counters" object of one stats file (one "name": value per line) and
+ * notes its "mode". */
 static void parse_stats(const char *path, struct zc_bench_counters *c)
 {
-	char line[256], name[40];
+	char line[256], name[40], mode[16];
 	unsigned long long v;
 	int in_counters = 0;
 	FILE *f = fopen(path, "re");
@@ -283,7 +297,9 @@ static void parse_stats(const char *path, struct zc_bench_counters *c)
 		return;
 	c->files++;
 	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, "\"counters\""))
+		if (!in_counters && sscanf(line, " \"mode\" : \"%15[^\"]\"", mode) == 1)
+			note_mode(c, mode);
+		else if (strstr(line, "\"counters\""))
 			in_counters = 1;
 		else if (in_counters && strchr(line, '}'))
 			in_counters = 0;

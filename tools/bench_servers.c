@@ -98,8 +98,8 @@ static int start_server(const struct zc_bench_env *env, const struct plan *p,
 	const char *shim_env[4] = {NULL};
 	int pfd[2], logfd = open_log(env);
 	char line[64], msg[200];
-	if (v == ZC_BENCH_SHIM)
-		zc_bench_shim_env(env, shim_env, 4);
+	if (zc_bench_is_shim(v))
+		zc_bench_shim_env(env, v, shim_env, 4);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		fail(r, "pipe: %s%s", strerror(errno), "");
 		return -1;
@@ -284,8 +284,9 @@ static void run_plan(const struct zc_bench_env *env, struct plan *p, enum zc_ben
 	stop_server(env, &s, r);
 	zc_bench_collect_stats(env, &r->counters);
 	r->kernel_share = kernel_share(&r->counters);
-	if (v == ZC_BENCH_SHIM && r->counters.files == 0)
-		fprintf(stderr, "zcshim bench: %s shim: no stats file from the shim\n", r->c->name);
+	if (zc_bench_is_shim(v) && r->counters.files == 0)
+		fprintf(stderr, "zcshim bench: %s %s: no stats file from the shim\n", r->c->name,
+			zc_bench_variant_names[v]);
 }
 
 /* args — fills a NULL-terminated argument vector from a NULL-terminated list. */
@@ -406,7 +407,7 @@ static const char NGINX_CONF[] =
 	"    server {\n        listen 127.0.0.1:%d;\n        root %s;\n    }\n"
 	"}\n";
 
-/* run_nginx — nginx with `sendfile off` (plain, shim) or `sendfile on` (native). */
+/* run_nginx — nginx with `sendfile off` (plain, shim variants) or `sendfile on` (native). */
 static void run_nginx(const struct zc_bench_env *env, const struct zc_bench_case *c,
 		      enum zc_bench_variant v, struct zc_bench_result *r)
 {
@@ -439,7 +440,8 @@ static const char LIGHTTPD_CONF[] =
 	"server.errorlog = \"%s/lighttpd.err\"\n"
 	"mimetype.assign = (\"\" => \"application/octet-stream\")\n";
 
-/* run_lighttpd — lighttpd with network-backend "write" (plain, shim) or "sendfile" (native). */
+/* run_lighttpd — lighttpd with network-backend "write" (plain, shim variants) or "sendfile"
+ * (native). */
 static void run_lighttpd(const struct zc_bench_env *env, const struct zc_bench_case *c,
 			 enum zc_bench_variant v, struct zc_bench_result *r)
 {
@@ -480,7 +482,8 @@ static int python_exe(char *out, size_t cap)
 		       : zc_bench_find_exe("python3", out, cap);
 }
 
-/* run_python — `python3 -m http.server` (plain, shim) or a socket.sendfile handler (native). */
+/* run_python — `python3 -m http.server` (plain, shim variants) or a socket.sendfile handler
+ * (native). */
 static void run_python(const struct zc_bench_env *env, const struct zc_bench_case *c,
 		       enum zc_bench_variant v, struct zc_bench_result *r)
 {

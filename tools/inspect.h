@@ -20,6 +20,7 @@ enum zc_inspect_kind { ZC_IO_K_READ, ZC_IO_K_WRITE, ZC_IO_K_ZEROCOPY, ZC_IO_K_SE
 #define ZC_IO_KEEP_FD(X, n)
 #define ZC_IO_KEEP_EXEC(X, n)
 #define ZC_IO_KEEP_MEM(X, n)
+#define ZC_IO_KEEP_SIG(X, n)
 #define ZC_IO_F(name, ret, params, kind) ZC_IO_KEEP_##kind(ZC_IO_X, name)
 #define ZC_IO_A(name, target, kind) ZC_IO_KEEP_##kind(ZC_IO_X, name)
 #define ZC_IO_NAMES ZC_EXPORTS(ZC_IO_F, ZC_IO_A) /* expands ZC_IO_X(name, kind), defined by the user */

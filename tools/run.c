@@ -84,6 +84,12 @@ static void summary(const uint64_t *s, int procs)
 		s[ZC_guard_none] ? "nothing (no userfaultfd write-protection here: see the log line; nothing was rewritten)"
 		: s[ZC_guard_uffd_user] && !s[ZC_guard_uffd] ? "userfaultfd write-protection (user mode only)"
 		: s[ZC_guard_uffd] ? "userfaultfd write-protection" : "(not needed: no read was recorded)");
+	fprintf(stderr, "  reads not copied (deferred): %lu, %s left for the kernel; filled later: %lu (%lu by a touch)\n",
+		(unsigned long)s[ZC_deferred_reads], human(s[ZC_deferred_bytes], a, sizeof a), (unsigned long)s[ZC_materialized],
+		(unsigned long)s[ZC_materialized_fault]);
+	if (s[ZC_defer_unavailable])
+		fprintf(stderr, "  deferral unavailable for %lu reads: no full userfaultfd (root, or read access to "
+			"/dev/userfaultfd); they were copied as in eager mode\n", (unsigned long)s[ZC_defer_unavailable]);
 	fprintf(stderr, "  leases: granted %lu, denied %lu, busy %lu (a writer had the file open), broken %lu\n",
 		(unsigned long)s[ZC_lease_granted], (unsigned long)s[ZC_lease_denied], (unsigned long)s[ZC_lease_busy],
 		(unsigned long)s[ZC_lease_broken]);

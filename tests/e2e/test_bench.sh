@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# test_bench.sh — `zcshim bench`: a tiny run writes complete JSON (every variant, payloads
-# verified by sha256) and a table; bad options exit 2. No timing assertions.
+# test_bench.sh — `zcshim bench`: a tiny run writes complete JSON (every variant — plain, eager,
+# deferred, native, interleaved — payloads verified by sha256) and a table; --modes picks the
+# shim variants; --demo runs the shim's default mode and names it; bad options exit 2. No timing
+# assertions.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ -x "$ZC_BIN" ] && [ -x "$ZC_PROGS/legacy_server" ] && [ -x "$ZC_PROGS/legacy_client" ] ||
@@ -13,7 +15,9 @@ rc=$?
 check bench_tiny_exit0 [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || sed 's/^/    /' "$ZC_TMP/err" | tail -5
 check bench_table_printed grep -q '^builtin-tcp-read/64K ' "$ZC_TMP/out"
-check bench_progress_on_stderr grep -q '^\[1/3\] builtin-tcp-read/64K plain round 1' "$ZC_TMP/err"
+check bench_progress_on_stderr grep -q '^\[1/4\] builtin-tcp-read/64K plain round 1' "$ZC_TMP/err"
+check bench_table_vs_native grep -q 'CPU vs native' "$ZC_TMP/out"
+check bench_table_shim_rows grep -Eq '^ +deferred +[0-9]' "$ZC_TMP/out"
 
 # json_check NAME PYTHON-EXPR: PASS if the expression is true for the loaded results (d)
 json_check() {
@@ -29,25 +33,39 @@ EOF
 }
 if [ -s "$json" ]; then
 	json_check bench_json_machine 'all(d["machine"].get(k) for k in ("uname", "nproc", "cpu_model", "date"))'
-	json_check bench_json_all_variants 'sorted(r["variant"] for r in runs) == ["native", "plain", "shim"]'
+	json_check bench_json_variants_interleaved '[r["variant"] for r in runs] == ["plain", "eager", "deferred", "native"]'
+	json_check bench_json_shim_env 'd["config"]["shim_env"] == {"eager": "ZCSHIM_MODE=eager", "deferred": "ZCSHIM_MODE=deferred"}'
 	json_check bench_json_runs_ok 'all(r["ok"] and not r["error"] for r in runs)'
 	json_check bench_json_payload_sha256 'all(r["payload_ok"] and r["payload_check"] == "sha256" and r["sha256"] == d["config"]["file_sha256"] and r["bytes"] == d["config"]["file_size"] == 8 << 20 for r in runs)'
 	json_check bench_json_raw_figures 'all(r["wall_s"] > 0 and r["server_cpu_s"] >= 0 and r["mb_per_s"] is not None and r["cpu_s_per_gib"] is not None for r in runs)'
-	json_check bench_json_shim_stats 'all(r["stats_files"] >= 1 and r["kernel_share"] is not None for r in runs if r["variant"] == "shim")'
-	json_check bench_json_summary 'len(d["summary"]) == 3 and all(s["runs_ok"] == 1 and s["runs_failed"] == 0 for s in d["summary"])'
+	json_check bench_json_shim_stats 'all(r["stats_files"] >= 1 and r["kernel_share"] is not None and r["shim_mode"] == r["variant"] for r in runs if r["variant"] in ("eager", "deferred"))'
+	json_check bench_json_summary 'len(d["summary"]) == 4 and all(s["runs_ok"] == 1 and s["runs_failed"] == 0 for s in d["summary"])'
+	json_check bench_json_vs_native 'all((s["cpu_ratio_vs_native"] is not None) == (s["variant"] in ("eager", "deferred")) for s in d["summary"])'
 else
 	fail bench_json_written "$json missing or empty"
 fi
 
-# the discard receiver cannot hash what the kernel dropped: it verifies sampled positions
-"$ZC_BIN" bench --scenarios builtin-tcp-discard --chunks 16K --size 4M --rounds 1 \
+# the discard receiver cannot hash what the kernel dropped: it verifies sampled positions;
+# --modes auto: one shim variant, in auto mode
+"$ZC_BIN" bench --scenarios builtin-tcp-discard --chunks 16K --size 4M --rounds 1 --modes auto \
 	--json "$ZC_TMP/d.json" --plot "$ZC_TMP/d.svg" >/dev/null 2>"$ZC_TMP/err2"
 check bench_discard_exit0 [ $? -eq 0 ]
 json=$ZC_TMP/d.json
 [ -s "$json" ] && json_check bench_discard_sampled 'all(r["payload_ok"] and r["payload_check"] == "sampled" and r["samples"] > 0 and r["bad_samples"] == 0 for r in runs)'
+[ -s "$json" ] && json_check bench_modes_auto '[r["variant"] for r in runs] == ["plain", "auto", "native"] and runs[1]["shim_mode"] == "auto" and d["config"]["shim_env"] == {"auto": "ZCSHIM_MODE=auto"}'
+
+# --demo: the shim with ZCSHIM_MODE unset, labelled with the mode its stats files report
+env -u ZCSHIM_MODE "$ZC_BIN" bench --demo --scenarios builtin-pipe --size 4M --rounds 1 \
+	--json "$ZC_TMP/demo.json" --plot "$ZC_TMP/demo.svg" >"$ZC_TMP/demo.out" 2>"$ZC_TMP/err3"
+check bench_demo_exit0 [ $? -eq 0 ]
+json=$ZC_TMP/demo.json
+[ -s "$json" ] && json_check bench_demo_default_mode '[r["variant"] for r in runs] == ["plain", "default", "native"] and runs[1]["shim_mode"] in ("eager", "deferred", "auto") and d["config"]["shim_env"] == {"default": ""}'
+[ -s "$json" ] && json_check bench_demo_label '[s["label"] for s in d["summary"]] == ["plain", "default (%s)" % runs[1]["shim_mode"], "native"]'
+check bench_demo_table grep -Eq '^ +default \((eager|deferred|auto)\) +[0-9]' "$ZC_TMP/demo.out"
 
 # usage errors: exit 2 with the usage line on stderr, nothing run
-for bad in "--bogus" "--rounds 0" "--scenarios nosuch" "--size abc" "--chunks 0" "extra"; do
+for bad in "--bogus" "--rounds 0" "--scenarios nosuch" "--size abc" "--chunks 0" "extra" \
+	"--modes bogus" "--modes eager,eager" "--modes default"; do
 	# shellcheck disable=SC2086
 	"$ZC_BIN" bench $bad >"$ZC_TMP/o" 2>"$ZC_TMP/e"
 	rc=$?
@@ -60,3 +78,4 @@ done
 "$ZC_BIN" bench --help >"$ZC_TMP/o" 2>&1
 check bench_help [ $? -eq 0 ]
 check bench_help_lists_scenarios grep -q 'builtin-tcp-discard' "$ZC_TMP/o"
+check bench_help_lists_modes grep -q -- '--modes LIST' "$ZC_TMP/o"

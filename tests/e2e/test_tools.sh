@@ -51,7 +51,7 @@ check stat-not-listed-after-kill bash -c "! '$ZC_BIN' stat | grep -q '^$kpid '"
 "$ZC_BIN" check-config "$ZC_ROOT/zcshim.conf" >"$ZC_TMP/good.out" 2>"$ZC_TMP/good.err"
 check check-config-shipped-file-passes [ $? -eq 0 ]
 check check-config-no-messages-for-good-file [ ! -s "$ZC_TMP/good.err" ]
-check check-config-prints-origin grep -q "^mode  *eager  *$ZC_ROOT/zcshim.conf" "$ZC_TMP/good.out"
+check check-config-prints-origin grep -q "^mode  *auto  *$ZC_ROOT/zcshim.conf" "$ZC_TMP/good.out"
 printf 'mode = eager\n# fine\nmin_bytes_pipe = 12Q\nlease = maybe\nno equals sign\nfoo = 1\n' >"$ZC_TMP/bad.conf"
 "$ZC_BIN" check-config "$ZC_TMP/bad.conf" >"$ZC_TMP/bad.out" 2>"$ZC_TMP/bad.err"
 check check-config-bad-file-exit-1 [ $? -eq 1 ]

@@ -170,7 +170,7 @@ Test(config, defaults_match_the_documented_values)
 {
 	struct zc_config c;
 	zc_config_defaults(&c);
-	cr_assert_eq(c.mode, ZC_MODE_EAGER);
+	cr_assert_eq(c.mode, ZC_MODE_AUTO);
 	cr_assert_eq(c.min_bytes_tcp, 262144);
 	cr_assert_eq(c.min_bytes_pipe, 4096);
 	cr_assert_eq(c.min_bytes_file, 65536);
@@ -183,6 +183,7 @@ Test(config, defaults_match_the_documented_values)
 	cr_assert_eq(c.lease_signal, SIGRTMAX - 2);
 	cr_assert_eq(c.stack_buffers, 0);
 	cr_assert_eq(c.guard_min_bytes, 65536);
+	cr_assert_eq(c.defer_min_bytes, 32768);
 	cr_assert_leq(zc_config_nkeys, ZC_CONFIG_MAX_KEYS);
 	for (int i = 0; i < zc_config_nkeys; i++) cr_assert_eq(c.origin[i], ZC_ORIGIN_DEFAULT, "key %d", i);
 }
@@ -190,10 +191,11 @@ Test(config, defaults_match_the_documented_values)
 /* The documented defaults (README table, zcshim.conf), as zc_config_get prints them: written out
  * here, not derived from zc_config_keys, so a changed default fails until the docs follow. */
 static const char *const documented[][2] = {
-	{"mode", "eager"},         {"min_bytes_tcp", "262144"}, {"min_bytes_pipe", "4096"},
+	{"mode", "auto"},          {"min_bytes_tcp", "262144"}, {"min_bytes_pipe", "4096"},
 	{"min_bytes_file", "65536"}, {"unix_sockets", "off"},   {"lease", "require"},
 	{"log_level", "warn"},     {"log_file", ""},            {"stats_file", ""},
 	{"inherit", "on"},         {"stack_buffers", "off"},    {"guard_min_bytes", "65536"},
+	{"defer_min_bytes", "32768"},
 };
 
 Test(config, every_key_parses_its_default_text)
@@ -225,7 +227,7 @@ Test(config, every_key_parses_its_default_text)
 
 /* ---- valid values -------------------------------------------------------------------- */
 
-Test(config, mode_accepts_off_and_eager)
+Test(config, mode_accepts_off_eager_deferred_auto)
 {
 	struct zc_config c;
 	zc_config_defaults(&c);
@@ -233,6 +235,10 @@ Test(config, mode_accepts_off_and_eager)
 	cr_assert_eq(c.mode, ZC_MODE_OFF);
 	set_ok(&c, "mode", "eager", NULL);
 	cr_assert_eq(c.mode, ZC_MODE_EAGER);
+	set_ok(&c, "mode", "deferred", NULL);
+	cr_assert_eq(c.mode, ZC_MODE_DEFERRED);
+	set_ok(&c, "mode", "Auto", "auto");
+	cr_assert_eq(c.mode, ZC_MODE_AUTO);
 	set_ok(&c, "mode", "OFF", "off");
 	cr_assert_eq(c.mode, ZC_MODE_OFF);
 }
@@ -378,6 +384,20 @@ Test(config, byte_counts_reject_negative_junk_and_out_of_range)
 	cr_assert_eq(c.min_bytes_tcp, 123);
 	cr_assert_eq(c.min_bytes_pipe, 7 * 1024);
 	cr_assert_eq(c.min_bytes_file, 2 * 1024 * 1024);
+}
+
+/* defer_min_bytes: below 8 KiB a deferred read has no page to leave out of two partial ones. */
+Test(config, defer_min_bytes_accepts_8k_and_up_only)
+{
+	struct zc_config c;
+	zc_config_defaults(&c);
+	set_ok(&c, "defer_min_bytes", "8K", "8192");
+	cr_assert_eq(c.defer_min_bytes, 8192);
+	set_ok(&c, "defer_min_bytes", "1M", "1048576");
+	set_bad(&c, "defer_min_bytes", "8191");
+	set_bad(&c, "defer_min_bytes", "0");
+	set_bad(&c, "defer_min_bytes", "2G");
+	cr_assert_eq(c.defer_min_bytes, 1048576);
 }
 
 /* A count that fits in 64 bits but whose suffix multiplication overflows must not wrap to a
@@ -760,7 +780,7 @@ Test(config, load_counts_bad_file_lines_and_bad_env_values)
 	unlink(path);
 	cr_assert_eq(cap_lines(&cap), 3, "%s", cap.text);
 	cr_assert_eq(c.lease, ZC_LEASE_OFF);
-	cr_assert_eq(c.mode, ZC_MODE_EAGER);
+	cr_assert_eq(c.mode, ZC_MODE_AUTO);
 	cr_assert_eq(bad, 3, "2 bad file lines + 1 bad env value, got %d", bad);
 }
 
@@ -815,7 +835,7 @@ Test(config, get_round_trips_every_key)
 	cr_assert_eq(zc_config_get(&c, "no_such_key", t, sizeof t), -1);
 	zc_config_defaults(&c);
 	zc_config_get(&c, "mode", t, sizeof t);
-	cr_assert_str_eq(t, "eager");
+	cr_assert_str_eq(t, "auto");
 	zc_config_get(&c, "unix_sockets", t, sizeof t);
 	cr_assert_str_eq(t, "off");
 	zc_config_get(&c, "min_bytes_tcp", t, sizeof t);

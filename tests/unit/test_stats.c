@@ -78,7 +78,7 @@ Test(stats, json_has_every_counter_once_with_its_value)
 		cr_assert_eq(c, 1, "%s appears %d times", zc_counter_names[i], c);
 	}
 	cr_assert_eq(json_value(json, "pid", &c), getpid());
-	cr_assert(strstr(json, "\"mode\": \"eager\""), "%s", json);
+	cr_assert(strstr(json, "\"mode\": \"auto\""), "%s", json);
 	/* one counter a line, the last without a comma (valid JSON) */
 	char last[96];
 	snprintf(last, sizeof last, "\"%s\": %llu\n", zc_counter_names[ZC_NCOUNTERS - 1],
