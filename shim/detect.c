@@ -304,7 +304,8 @@ static void drop_where(const char *p, size_t n, int fd, int discard)
 		struct record *r = &recs[s];
 		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
 		if (is_busy(r)) wait_busy_locked(s);
-		if (is_deferred(r) && !discard) materialize_locked(s);
+		/* memory given back in part: the rest still reads as what the read returned */
+		if (is_deferred(r) && (!discard || !(p <= r->lo && p + n >= r->hi))) materialize_locked(s);
 		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
 		retire_locked(s, &u);
 		k++;
@@ -497,7 +498,11 @@ restart:
 			unlock();
 			report_unused(&u, 0);
 			sweep();
-			return s;
+			/* still absent and registered? a raw mmap(MAP_FIXED) over it is not seen otherwise */
+			if (zc_guard_still_missing(lo, (size_t)(hi - lo))) return s;
+			lock();
+			if (recs[s].id == *id) retire_locked(s, NULL); /* remapped: its old bytes are gone anyway */
+			goto restart;
 		}
 		if (is_deferred(r)) {
 			materialize_locked(s);
@@ -581,6 +586,23 @@ void zc_detect_source_put(int src)
  * still absent would read as zeros there. Every deferred record is filled first, and none is made
  * until the fork is done. In a signal handler that interrupted the shim on this thread, the table
  * lock may be held by that very thread: nothing can be filled then (counted). */
+/* fill_all_locked — every deferred record gets its bytes. */
+static void fill_all_locked(void)
+{
+	for (int s = 0; s < hiwater; s++) {
+		if (is_busy(&recs[s])) wait_busy_locked(s);
+		if (is_deferred(&recs[s])) materialize_locked(s), s = -1; /* the table may have changed: again */
+	}
+}
+
+void zc_detect_fill_all(void)
+{
+	if (!__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) return;
+	lock();
+	fill_all_locked();
+	unlock();
+}
+
 void zc_detect_before_fork(void)
 {
 	if (zc_depth) {
@@ -590,10 +612,7 @@ void zc_detect_before_fork(void)
 	enter_depth();
 	lock();
 	forking = 1;
-	for (int s = 0; s < hiwater; s++) {
-		if (is_busy(&recs[s])) wait_busy_locked(s);
-		if (is_deferred(&recs[s])) materialize_locked(s), s = -1; /* the table may have changed: again */
-	}
+	fill_all_locked();
 	unlock();
 	leave_depth();
 }

@@ -93,6 +93,8 @@ void zc_detect_source_put(int src);
 void zc_detect_on_fault(void *page);
 /* pthread_atfork prepare and parent handlers: fill every deferred record, defer nothing meanwhile. */
 void zc_detect_before_fork(void);
+/* Every deferred record gets its bytes (before exec: the leases are about to go). */
+void zc_detect_fill_all(void);
 void zc_detect_after_fork(void);
 
 #endif

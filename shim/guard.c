@@ -200,20 +200,27 @@ int zc_guard_defer_open(void *lo, size_t len)
 int zc_guard_fill(void *lo, const void *src, size_t len)
 {
 	size_t done = 0;
-	int skipped = 0;
+	int skipped = 0, err = 0;
 	while (done < len) {
-		struct uffdio_copy c = {.dst = (uintptr_t)lo + done, .src = (uintptr_t)src + done, .len = len - done,
+		/* one page at a time once a copy failed: the range may span several mappings now (an
+		 * madvise or mlock splits them), or hold pages mapped over it that are not ours to fill */
+		size_t step = skipped ? PAGE_SIZE_G : len - done;
+		struct uffdio_copy c = {.dst = (uintptr_t)lo + done, .src = (uintptr_t)src + done, .len = step,
 					.mode = UFFDIO_COPY_MODE_WP};
-		if (ioctl(uffd, UFFDIO_COPY, &c) == 0) break;
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
+			done += step;
+			continue;
+		}
 		if (c.copy > 0) done += (size_t)c.copy;
-		else if (c.copy == -EEXIST) done += PAGE_SIZE_G, skipped = 1; /* present already: skip it */
-		else if (c.copy != -EAGAIN) return c.copy < 0 ? (int)c.copy : -errno;
+		else if (c.copy == -EAGAIN) continue;
+		else if (skipped || c.copy == -EEXIST) done += PAGE_SIZE_G, err = c.copy == -EEXIST ? err : (int)c.copy;
+		skipped = 1;
 	}
 	if (skipped) {
 		struct uffdio_range w = {(uintptr_t)lo, len};
-		ioctl(uffd, UFFDIO_WAKE, &w);
+		ioctl(uffd, UFFDIO_WAKE, &w); /* whoever waits on a page filled by someone else */
 	}
-	return 0;
+	return err < 0 && err != -ENOENT ? err : 0;
 }
 
 /* zc_guard_zero — a fault nobody recorded (memory given back, first touch of a fresh page): the

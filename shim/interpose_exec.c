@@ -3,6 +3,7 @@
  * Environments and argument lists are copied into anonymous mappings of their exact size (never
  * the host's malloc, never a fixed array): whatever their size, they reach the child whole. */
 #include "config.h"
+#include "detect.h"
 #include "interpose.h"
 #include "lease.h"
 #include "log.h"
@@ -94,12 +95,14 @@ static char *const *filter_env(char *const *envp, struct block *b)
 	return out;
 }
 
-/* before_exec — leases go back: their signal would reach no thread in the new image. */
+/* before_exec — leases go back: their signal would reach no thread in the new image. Deferred
+ * buffers get their bytes first: an exec that fails leaves them to a program with no lease. */
 static void before_exec(void)
 {
 	if (!zc_active()) return;
 	int saved = errno;
 	enter();
+	zc_detect_fill_all();
 	zc_lease_release_all();
 	/* the new image reuses the pid: keep this one's counters apart (a fork+exec child has none) */
 	for (int i = 0; i < ZC_NCOUNTERS; i++)

@@ -178,17 +178,25 @@ static int tcp_state(int fd)
 	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 ? ti.tcpi_state : -1;
 }
 
+/* peer_finished — the peer has sent FIN (or the connection is gone already): one poll, cheaper than
+ * TCP_INFO. Asked before a transfer to a socket, for keep_socket_error. */
+static int peer_finished(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	return syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* keep_socket_error — sendfile that stopped short may have consumed the socket's error inside its
  * own loop, where write returns the count and reports the error on the next call: keep it for that
  * call (interpose_io.c pending). A reset consumed that way leaves only the closed state behind: it
  * was ECONNRESET unless the peer had already sent FIN (then EPIPE, which the next call reports
  * anyway). */
-static void keep_socket_error(int fd, int state_before)
+static void keep_socket_error(int fd, int finished_before)
 {
 	int err = 0;
 	socklen_t l = sizeof err;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) return;
-	if (!err && state_before != TCP_CLOSE_WAIT && state_before != TCP_CLOSE && tcp_state(fd) == TCP_CLOSE) err = ECONNRESET;
+	if (!err && !finished_before && tcp_state(fd) == TCP_CLOSE) err = ECONNRESET;
 	if (err) zc_fdtab_set_pending(fd, err), zc_count(ZC_peer_error_kept, 1);
 }
 
@@ -203,7 +211,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	int err = 0, src = s->m.deferred ? s->m.fill_fd : s->m.src_fd; /* deferred: the shim's duplicate */
 	if (method == M_CFR && (method_gone[M_CFR] || zc_real.copy_file_range == NULL) && w->call != ZC_CALL_PWRITE) method = M_SENDFILE;
 	*errp = 0;
-	int state_before = kind == ZC_FD_TCP ? tcp_state(w->fd) : -1;
+	int finished_before = kind == ZC_FD_TCP ? peer_finished(w->fd) : 0;
 	if (method_gone[method]) {
 		*fallback = ZC_fb_kernel_enosys;
 		return 0;
@@ -245,7 +253,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (try_next(err)) *fallback = fallback_reason(err);
 		break;
 	}
-	if (moved < s->n && moved && kind == ZC_FD_TCP) keep_socket_error(w->fd, state_before);
+	if (moved < s->n && moved && kind == ZC_FD_TCP) keep_socket_error(w->fd, finished_before);
 	if (moved) zc_count(rw_calls[method], 1);
 	zc_detect_consumed(&s->m, moved);
 	*errp = *fallback ? 0 : err;

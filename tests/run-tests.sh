@@ -28,12 +28,18 @@ if [ "$what" = unit ]; then
 	exit
 fi
 pass=0 fail=0 skip=0 failed=() skipped=()
-for s in "$root"/tests/e2e/test_*.sh; do
-	name=$(basename "$s" .sh)
-	[ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+# script PATH [MODE]: one e2e script, counted; with MODE it runs under ZCSHIM_MODE=MODE and its case
+# names carry "[MODE]" (the default mode, auto, is the plain run)
+script() {
+	local s=$1 mode=${2:-} name log rc p f k
+	name=$(basename "$s" .sh)${mode:+ [$mode]}
 	echo "== e2e: $name"
 	log=$(mktemp)
-	timeout 900 bash "$s" 2>&1 | tee "$log"
+	if [ -n "$mode" ]; then
+		ZCSHIM_MODE=$mode timeout 900 bash "$s" 2>&1 | sed -u "s/^\(PASS\|FAIL\|SKIP\): /\1: [$mode] /" | tee "$log"
+	else
+		timeout 900 bash "$s" 2>&1 | tee "$log"
+	fi
 	rc=${PIPESTATUS[0]}
 	p=$(grep -c '^PASS: ' "$log") f=$(grep -c '^FAIL: ' "$log") k=$(grep -c '^SKIP: ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "FAIL: $name: exited $rc"; fi
@@ -41,6 +47,17 @@ for s in "$root"/tests/e2e/test_*.sh; do
 	[ "$f" -gt 0 ] && failed+=("$name")
 	[ "$k" -gt 0 ] && skipped+=("$name")
 	rm -f "$log"
+}
+for s in "$root"/tests/e2e/test_*.sh; do
+	name=$(basename "$s" .sh)
+	[ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+	script "$s"
+done
+# the copy-loop and fault scripts once more in each explicit mode: eager (every read copied) and
+# deferred (never stepped down); the plain run above is auto, the default
+for name in ${ZC_MODE_E2E-test_copyloop test_faults test_hostile}; do
+	[ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+	for mode in eager deferred; do script "$root/tests/e2e/$name.sh" "$mode"; done
 done
 [ ${#skipped[@]} -gt 0 ] && echo "scripts with skipped cases: ${skipped[*]}"
 [ ${#failed[@]} -gt 0 ] && echo "failing scripts: ${failed[*]}"

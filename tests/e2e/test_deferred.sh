@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# test_deferred.sh — the deferred mode (ZCSHIM_MODE=deferred) against hostile copy loops, run with
+# tests/progs/deferred.c: between a read whose buffer interior was left absent and its write, the
+# program hashes or touches the buffer, reads or receives into part of it, lets another thread or a
+# forked child read it, has another process overwrite or truncate the source, frees or remaps or
+# drops the buffer, execs, or hands the buffer to system calls the shim does not see. Every case
+# runs the program without the shim (base) and with it (shim) and asks for the same exit status,
+# the same transcript and the same bytes at the reader of its stdout pipe; then the counters must
+# prove the deferred path ran (deferred_reads), and where the case needs it that a touch filled a
+# buffer (materialized_fault) or that untouched chunks went out by splice (rw_splice_bytes).
+#
+# ZC_LIB=/path/libzcshim.so tests another build of the library (e.g. an empty one: the counter
+# checks must then fail). DEFERRED_ITEMS="1 7": only those items. DEFERRED_VERBOSE=1: counters.
+want_lib=${ZC_LIB:-}
+. "$(dirname "$0")/lib.sh"
+if [ -n "$want_lib" ]; then
+	ZC_LIB=$want_lib
+	ZC_PRELOAD=${ZC_PRELOAD_FIRST:+$ZC_PRELOAD_FIRST:}$ZC_LIB
+fi
+
+P=$ZC_PROGS/deferred
+T=$ZC_TMP
+LIMIT=${DEFERRED_LIMIT:-60} # seconds any one run may take (the program gives up after 30 s)
+MODE=(ZCSHIM_MODE=deferred)
+ulimit -c 0
+
+if [ ! -x "$P" ] || [ ! -f "$ZC_LIB" ]; then fail setup "build first: $P / $ZC_LIB missing"; exit 1; fi
+
+# begin NAME / need WHAT CMD... / end : one PASS or FAIL line per case, naming every unmet need
+begin() { CASE=$1; WHY=; }
+need() { local what=$1; shift; "$@" 2>/dev/null || WHY="${WHY:+$WHY; }$what"; }
+end() { if [ -z "$WHY" ]; then pass "$CASE"; else fail "$CASE" "$WHY"; fi; }
+ge() { [ "$1" -ge "$2" ]; }
+
+# D NAME VARIANT: the directory of one run (src, log, out, rc, st.PID.json, child.out)
+D() { echo "$T/$1.$2"; }
+rc() { cat "$(D "$1" "$2")/rc" 2>/dev/null || echo 255; }
+# st NAME COUNTER: summed over the shim run's processes ("st.*": exec keeps a ".exec" file apart)
+st() { stat_sum "$(D "$1" shim)/st.*" "$2"; }
+status() {
+	case $1 in
+	0) echo "exit 0" ;;
+	4) echo "hang: the program's own deadline passed (exit 4)" ;;
+	124 | 137) echo "hang: killed by timeout after $LIMIT s" ;;
+	255) echo "never ran" ;;
+	*) if [ "$1" -gt 128 ]; then echo "killed by SIG$(kill -l $(($1 - 128)))"; else echo "exit $1"; fi ;;
+	esac
+}
+
+# run VARIANT NAME SOURCE ITEM ARGS...: one run on a fresh copy of SOURCE (items may change it);
+# "@D" in ARGS becomes the run directory. The shim run gets deferred mode and a stats file.
+run() {
+	local v=$1 n=$2 src=$3 d a pre=() args=()
+	shift 3
+	d=$(D "$n" "$v")
+	rm -rf "$d" && mkdir -p "$d"
+	cp "$src" "$d/src"
+	for a in "$@"; do args+=("${a//@D/$d}"); done
+	[ "$v" = shim ] && pre=(env "${MODE[@]}" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}")
+	# in the run directory (a core dump or stray file lands there); the status of the program, not of cat
+	(
+		cd "$d" || exit
+		timeout -k 5 "$LIMIT" "${pre[@]}" "$P" "${args[@]}" --src "$d/src" --log "$d/log" | cat >"$d/out"
+		echo "${PIPESTATUS[0]}" >"$d/rc"
+	)
+	return 0
+}
+# both NAME SOURCE ITEM ARGS...: without and with the shim
+both() { local n=$1; shift; run base "$n" "$@"; run shim "$n" "$@"; }
+
+transcript() { grep -v '^#' "$(D "$1" "$2")/log" 2>/dev/null; }
+same_log() { diff <(transcript "$1" base) <(transcript "$1" shim) >/dev/null; }
+first_diff() { diff <(transcript "$1" base) <(transcript "$1" shim) | grep '^[<>]' | head -2 | tr '\n' ' '; }
+# same_file NAME FILE: one output file of the run, base against shim
+same_file() { cmp -s "$(D "$1" base)/$2" "$(D "$1" shim)/$2"; }
+cmp_msg() { cmp "$(D "$1" base)/$2" "$(D "$1" shim)/$2" 2>&1 | head -1; }
+
+# same_behaviour NAME: status, transcript and bytes as without the shim; the base run ended well
+same_behaviour() {
+	local n=$1 rb rs
+	rb=$(rc "$n" base) rs=$(rc "$n" shim)
+	need "base $(status "$rb"), want exit 0 (the scenario itself did not run as meant)" [ "$rb" = 0 ]
+	need "base $(status "$rb"), shim $(status "$rs")" [ "$rb" = "$rs" ]
+	need "transcripts differ: $(first_diff "$n")" same_log "$n"
+	need "the reader got other bytes with the shim ($(cmp_msg "$n" out))" same_file "$n" out
+}
+# counters NAME COUNTER...: each counter > 0 in the shim run (a shim that does nothing fails here);
+# a process that hung or was killed writes none: said once, instead of every counter at 0
+counters() {
+	local n=$1 c; shift
+	case $(rc "$n" shim) in 4 | 124 | 137) need "no counters (the shim run never exited)" false; return ;; esac
+	for c in "$@"; do need "$c $(st "$n" "$c"), want > 0" ge "$(st "$n" "$c")" 1; done
+}
+# info NAME: the counters behind a case, on request or when it failed (never compared)
+info() {
+	local n=$1 c s=''
+	for c in deferred_reads materialized materialized_fault fault_zero materialize_errors rw_splice_bytes \
+		records_created fork_unfilled lease_broken; do s="$s $c=$(st "$n" "$c")"; done
+	if [ -n "${DEFERRED_VERBOSE:-}" ] || [ -n "$WHY" ]; then echo "# $n:$s"; fi
+	grep -h '^# .*took' "$(D "$n" shim)/log" 2>/dev/null | sed "s/^# /# $n shim: /"
+}
+
+# check_case NAME COUNTER...: the usual verdict: same behaviour, the deferred path and COUNTERs ran
+check_case() {
+	local n=$1; shift
+	same_behaviour "$n"
+	counters "$n" deferred_reads "$@"
+	info "$n"
+	end
+}
+
+MB=1048576
+make_file "$T/f2" $((2 * MB)) # 32 chunks of 64 KiB
+make_file "$T/other" 300000   # read into part of a buffer (partread, rawsys)
+
+# ---- 1: the program hashes each buffer: its touch fills the interior with the bytes read --------
+case_hash() {
+	begin deferred_hash_after_each_read
+	both hash "$T/f2" hash
+	need "base output is not the source file" cmp -s "$(D hash base)/out" "$T/f2"
+	check_case hash materialized_fault rw_splice_bytes
+}
+
+# ---- 2: one byte loaded from the head, the interior and the tail; or an interior byte changed ----
+case_touch3() { # read | poke
+	begin "deferred_touch3_$1"
+	both "touch3_$1" "$T/f2" touch3 --variant "$1"
+	check_case "touch3_$1" materialized_fault rw_splice_bytes
+}
+
+# ---- 3: another file read into part of a buffer holding a deferred chunk -------------------------
+case_partread() { # read | pread
+	begin "deferred_partread_$1"
+	both "partread_$1" "$T/f2" partread --variant "$1" --src2 "$T/other"
+	check_case "partread_$1" materialized rw_splice_bytes
+}
+
+# ---- 4: a socket's bytes received into part of a deferred buffer --------------------------------
+case_recv() { # recv | read | recvmsg | rawrecv
+	begin "deferred_recv_$1"
+	both "recv_$1" "$T/f2" recv --variant "$1"
+	check_case "recv_$1" materialized rw_splice_bytes
+}
+
+# ---- 5: another thread hashes the buffer while its owner is inside write -------------------------
+case_thread() {
+	begin deferred_thread_hashes_during_write
+	both thread "$T/f2" thread
+	check_case thread materialized_fault rw_splice_bytes
+}
+
+# ---- 6: fork between the read and the write: parent and child see the bytes read ----------------
+case_fork() {
+	begin deferred_fork_between_read_and_write
+	both fork "$T/f2" fork --out @D/child.out
+	need "the children wrote other bytes with the shim ($(cmp_msg fork child.out))" same_file fork child.out
+	need "fork_unfilled $(st fork fork_unfilled), want 0" [ "$(st fork fork_unfilled)" = 0 ]
+	check_case fork materialized rw_splice_bytes
+}
+
+# ---- 7: another writer of the source (breaking the lease) between the read and the write --------
+case_leasebreak() { # process | thread
+	begin "deferred_leasebreak_overwrite_by_$1"
+	both "lb_$1" "$T/f2" leasebreak --variant "$1"
+	need "base output is not the source as it was read" cmp -s "$(D "lb_$1" base)/out" "$T/f2"
+	need "the source was not overwritten in the shim run" bash -c "! cmp -s '$(D "lb_$1" shim)/src' '$T/f2'"
+	check_case "lb_$1" lease_broken rw_splice_bytes
+}
+
+# ---- 8: the source truncated by another process between the read and the write -------------------
+case_truncate() { # mid | zero
+	begin "deferred_truncate_$1_between_read_and_write"
+	both "tr_$1" "$T/f2" truncate --variant "$1"
+	check_case "tr_$1" lease_broken rw_splice_bytes
+}
+
+# ---- 9: short last reads at every alignment, the buffer at malloc, page+1 and page+4095 ----------
+case_eof() { # R: the file is 3 chunks and R bytes
+	begin "deferred_eof_3x64K_plus_$1"
+	make_file "$T/eof$1" $((3 * 65536 + $1))
+	both "eof_$1" "$T/eof$1" eof
+	check_case "eof_$1" rw_splice_bytes
+}
+
+# ---- 10: the buffer freed while it holds a deferred chunk, allocated again and used -------------
+case_freeuse() { # memset | peek | reread | python
+	begin "deferred_free_then_malloc_$1"
+	both "fu_$1" "$T/f2" freeuse --variant "$1"
+	if [ "$1" = peek ]; then documented_case "fu_$1" zeros-peek; else check_case "fu_$1" rw_splice_bytes; fi
+}
+
+# ---- documented differences (README, "Deferred reads"): checked as documented ----------------------
+# expected_log NAME RULE: the base transcript with the documented change applied. RULE zeros-peek:
+# a buffer freed and allocated again reads as zeros (C: indeterminate; plain glibc hands back the
+# old bytes). RULE file-hash: a raw madvise(MADV_DONTNEED) system call, which the shim cannot see,
+# leaves the bytes the read returned where the kernel would give zeros.
+expected_log() {
+	python3 - "$(D "$1" base)/log" "$(D "$1" base)/src" "$2" <<'PY'
+import sys
+log, src, rule = sys.argv[1], sys.argv[2], sys.argv[3]
+def fnv(b):
+    h = 0xcbf29ce484222325
+    for c in b:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    return "%016x" % h
+data = open(src, "rb").read()
+for line in open(log):
+    if line.startswith("#"):
+        continue
+    f = line.split()
+    if rule == "zeros-peek" and f[0] == "peek":
+        f[2] = fnv(bytes(65536 - 2 * 4096))
+    if rule == "file-hash" and f[0] == "hash":
+        k = int(f[1])
+        f[2] = fnv(data[k * 65536:(k + 1) * 65536])
+    print(" ".join(f))
+PY
+}
+# documented_case NAME RULE WHAT: same status, the transcript as RULE documents, the deferred path ran
+documented_case() {
+	local n=$1 rule=$2
+	need "base $(status "$(rc "$n" base)"), shim $(status "$(rc "$n" shim)")" [ "$(rc "$n" base)" = 0 ] && [ "$(rc "$n" shim)" = 0 ]
+	need "transcript is not the documented one ($rule)" diff <(expected_log "$n" "$rule") <(transcript "$n" shim | tr -s ' ')
+	[ "$rule" = file-hash ] && need "the reader did not get the file's bytes" cmp -s "$(D "$n" base)/src" "$(D "$n" shim)/out"
+	counters "$n" deferred_reads rw_splice_bytes
+	info "$n"
+	end
+}
+
+# ---- 11: a new anonymous mapping over the buffer (whole or two pages; libc or raw mmap) ----------
+case_mapfixed() { # all | part | rawall | rawpart
+	begin "deferred_map_fixed_over_buffer_$1"
+	both "mf_$1" "$T/f2" mapfixed --variant "$1"
+	check_case "mf_$1" rw_splice_bytes
+}
+
+# ---- 12: MADV_DONTNEED on the buffer: it reads as zeros, as without the shim ----------------------
+case_dontneed() { # all | part | heap | raw | split | mlock
+	begin "deferred_madv_dontneed_$1"
+	both "dn_$1" "$T/f2" dontneed --variant "$1"
+	if [ "$1" = raw ]; then documented_case "dn_$1" file-hash; else check_case "dn_$1" rw_splice_bytes; fi
+}
+
+# ---- 13: exec with a deferred chunk outstanding ----------------------------------------------------
+case_exec() { # self | true | fail
+	begin "deferred_exec_$1"
+	both "ex_$1" "$T/f2" exec --variant "$1"
+	check_case "ex_$1" rw_splice_bytes
+}
+
+# ---- 14: the buffer handed to system calls the shim never sees -----------------------------------
+case_rawsys() { # write | vmsplice | pvread | rawread
+	begin "deferred_raw_syscall_$1"
+	both "rs_$1" "$T/f2" rawsys --variant "$1" --src2 "$T/other"
+	check_case "rs_$1" materialized_fault rw_splice_bytes
+}
+
+want() { [ -z "${DEFERRED_ITEMS:-}" ] || [[ " $DEFERRED_ITEMS " == *" $1 "* ]]; }
+want 1 && case_hash
+want 2 && for v in read poke; do case_touch3 $v; done
+want 3 && for v in read pread; do case_partread $v; done
+want 4 && for v in recv read recvmsg rawrecv; do case_recv $v; done
+want 5 && case_thread
+want 6 && case_fork
+want 7 && for v in process thread; do case_leasebreak $v; done
+want 8 && for v in mid zero; do case_truncate $v; done
+want 9 && for r in 0 1 4095 4096 4097 30000 65535; do case_eof $r; done
+want 10 && for v in memset peek reread python; do case_freeuse $v; done
+want 11 && for v in all part rawall rawpart; do case_mapfixed $v; done
+want 12 && for v in all part heap raw split mlock; do case_dontneed $v; done
+want 13 && for v in self true fail; do case_exec $v; done
+want 14 && for v in write vmsplice pvread rawread; do case_rawsys $v; done
