@@ -45,8 +45,10 @@ struct source {
 	int src_fd;  /* the program's number and its generation, the key */
 	uint64_t gen;
 	int refs;    /* live records filled from it */
+	int dead;    /* the program closed its number: closed as soon as no record needs it */
 };
 static struct source sources[MAX_SOURCES] = {[0 ... MAX_SOURCES - 1] = {.fd = -1}};
+static int sources_made; /* a duplicate was ever made: closes must look at the sources */
 
 static struct record recs[ZC_MAX_RECORDS];
 static char *shadow_pool; /* SHADOW bytes per slot, mapped on first use */
@@ -105,15 +107,23 @@ static void unref_locked(struct record *r)
 	r->src = -1;
 }
 
-/* sweep — closes the duplicates no record needs any more; outside the lock (a system call). */
+/* sweep — closes the duplicates no record needs any more whose source the program closed (a source
+ * still open keeps its duplicate: the next buffer read from it needs it again); outside the lock. */
 static void sweep(void)
 {
 	int fds[MAX_SOURCES], n = 0;
 	lock();
 	for (int k = 0; k < MAX_SOURCES; k++)
-		if (sources[k].fd >= 0 && sources[k].refs <= 0) fds[n++] = sources[k].fd, sources[k].fd = -1;
+		if (sources[k].fd >= 0 && sources[k].refs <= 0 && sources[k].dead) fds[n++] = sources[k].fd, sources[k].fd = -1;
 	unlock();
 	for (int k = 0; k < n; k++) zc_close_own(fds[k]);
+}
+
+/* source_closed_locked — the program's number fd is gone: its duplicate goes with its last record. */
+static void source_closed_locked(int fd)
+{
+	for (int k = 0; k < MAX_SOURCES; k++)
+		if (sources[k].fd >= 0 && sources[k].src_fd == fd) sources[k].dead = 1;
 }
 
 /* retire_locked — the one way out of a live state. */
@@ -291,6 +301,30 @@ static void materialize_locked(int s)
 	if (recs[s].id == c.id) recs[s].state = ZC_REC_GUARDED;
 }
 
+/* Interiors of deferred buffers given back whole (free): the next deferred read into the same
+ * place reuses them after one check (zc_detect_defer_begin). A hint only, never trusted unchecked. */
+#define FREED_MAX 8
+static struct {
+	char *lo, *hi;
+} freed[FREED_MAX];
+static unsigned freed_next;
+
+static void note_freed_locked(char *lo, char *hi)
+{
+	unsigned k = freed_next++ % FREED_MAX;
+	freed[k].lo = lo, freed[k].hi = hi;
+}
+
+static int take_freed_locked(char *lo, char *hi)
+{
+	for (int k = 0; k < FREED_MAX; k++)
+		if (freed[k].lo == lo && freed[k].hi == hi) {
+			freed[k].lo = freed[k].hi = NULL;
+			return 1;
+		}
+	return 0;
+}
+
 /* drop_where — retires every live record overlapping [p, p+n) (or, with p NULL, read from fd).
  * Deferred records get their bytes first, unless the memory is being discarded (freed, unmapped,
  * zapped, mapped over: what it held no longer matters). */
@@ -300,6 +334,7 @@ static void drop_where(const char *p, size_t n, int fd, int discard)
 	int k = 0;
 	u.n = 0;
 	lock();
+	if (!p) source_closed_locked(fd);
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
 		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
@@ -307,6 +342,7 @@ static void drop_where(const char *p, size_t n, int fd, int discard)
 		/* memory given back in part: the rest still reads as what the read returned */
 		if (is_deferred(r) && (!discard || !(p <= r->lo && p + n >= r->hi))) materialize_locked(s);
 		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
+		if (discard && is_deferred(r)) note_freed_locked(r->lo, r->hi);
 		retire_locked(s, &u);
 		k++;
 	}
@@ -327,7 +363,14 @@ void zc_detect_discard_range(const void *p, size_t n)
 
 void zc_detect_drop_fd(int fd)
 {
-	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) drop_where(NULL, 0, fd, 0);
+	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) {
+		drop_where(NULL, 0, fd, 0);
+	} else if (__atomic_load_n(&sources_made, __ATOMIC_RELAXED)) {
+		lock();
+		source_closed_locked(fd); /* no record left, the duplicate may still be open */
+		unlock();
+		sweep();
+	}
 }
 
 /* retire_id — retires the slot if it still holds record id. */
@@ -512,9 +555,13 @@ restart:
 	}
 	int s = claim_locked(&(struct record){.state = ZC_REC_BUSY, .buf = b, .len = n, .lo = lo, .hi = hi, .src_fd = -1, .src = -1});
 	if (s >= 0) *id = recs[s].id;
+	int was_freed = s >= 0 && take_freed_locked(lo, hi);
 	unlock();
 	report_unused(&u, 0);
 	if (s < 0) return -ZC_fb_table_full;
+	/* a deferred buffer freed and handed out again (python's new buffer per chunk): its pages are
+	 * still absent and registered unless something touched them since: one scan instead of four calls */
+	if (was_freed && zc_guard_still_missing(lo, (size_t)(hi - lo))) return s;
 	if (zc_guard_defer_open(lo, (size_t)(hi - lo)) < 0) {
 		retire_id(s, *id);
 		return -ZC_fb_no_guard;
@@ -558,7 +605,11 @@ int zc_detect_source(int fd, uint64_t gen)
 		if (sources[k].fd < 0 && freek < 0) freek = k;
 	}
 	if (k < MAX_SOURCES) sources[k].refs++;
+	int evict = -1;
+	for (int j = 0; k == MAX_SOURCES && freek < 0 && j < MAX_SOURCES; j++)
+		if (sources[j].refs <= 0) evict = sources[j].fd, sources[j].fd = -1, freek = j; /* full: an unused one goes */
 	unlock();
+	if (evict >= 0) zc_close_own(evict);
 	if (k < MAX_SOURCES) return k;
 	if (freek < 0) return -1;
 	int d = (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -568,6 +619,7 @@ int zc_detect_source(int fd, uint64_t gen)
 	for (k = 0; k < MAX_SOURCES; k++)
 		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
 	if (k == MAX_SOURCES && sources[freek].fd < 0) sources[k = freek] = (struct source){.fd = d, .src_fd = fd, .gen = gen}, d = -1;
+	sources_made = 1;
 	if (k < MAX_SOURCES) sources[k].refs++;
 	unlock();
 	if (d >= 0) zc_close_own(d); /* another thread made it first, or the slot went */
@@ -633,6 +685,7 @@ void zc_detect_atfork_child(void)
 	for (int s = 0; s < ZC_MAX_RECORDS; s++)
 		if (torn || !is_note(&recs[s])) recs[s].state = ZC_REC_FREE;
 	forking = 0;
+	memset(freed, 0, sizeof freed); /* the child's pages are not registered */
 	for (int k = 0; k < MAX_SOURCES; k++) /* the parent's duplicates, inherited: the child has no use for them */
 		if (sources[k].fd >= 0) zc_close_own(sources[k].fd), sources[k].fd = -1;
 	unsigned live = 0;

@@ -188,18 +188,26 @@ epipe_case ep_w_dfl write default 141 "(no exit line)" "$T/epipe.expected"
 epipe_case ep_sn_dfl send-nosignal default 1 "exit 1 EPIPE" "$T/epipe.expected"
 epipe_case ep_sn_ign send-nosignal ignore 1 "exit 1 EPIPE" "$T/epipe.expected"
 # the peer's reset can land in the middle of one kernel-side transfer: repeat the MSG_NOSIGNAL case
-# (without --expect: its extra writes between the sends make that interleaving rare)
+# (without --expect: its extra writes between the sends make that interleaving rare). The peer
+# shuts down its side (FIN) and closes with bytes unread (RST): write reports EPIPE. When FIN and
+# RST both arrive during one sendfile, the kernel consumes the error inside it and nothing left
+# says whether FIN came first: the shim keeps ECONNRESET for the next call (the documented limit,
+# README "Decisions worth knowing"), counted as peer_error_kept. Any other outcome fails.
 begin peer_closes_send-nosignal_sigpipe_default_x40
-killed=0 wrong=0
+killed=0 wrong=0 guessed=0
 for i in $(seq 40); do
 	RECV_OPTS="--close-after 1M --rcvbuf 64K" NO_EXPECT=1
 	run shim ep_rep tcp --src "$T/f8" --wr send-nosignal --sigpipe default --sndbuf 64K
 	RECV_OPTS='' NO_EXPECT=''
 	[ "$(rc ep_rep shim)" = 141 ] && killed=$((killed + 1))
-	[ "$(exit_line "$(D ep_rep shim)/log")" = "exit 1 EPIPE" ] || wrong=$((wrong + 1))
+	line=$(exit_line "$(D ep_rep shim)/log")
+	if [ "$line" = "exit 1 ECONNRESET" ] && [ "$(st ep_rep peer_error_kept)" -ge 1 ]; then guessed=$((guessed + 1))
+	elif [ "$line" != "exit 1 EPIPE" ]; then wrong=$((wrong + 1)); fi
 done
 need "killed by SIGPIPE in $killed of 40 runs despite MSG_NOSIGNAL" eq $killed 0
-need "no 'exit 1 EPIPE' in $wrong of 40 runs" eq $wrong 0
+need "neither 'exit 1 EPIPE' nor the documented ECONNRESET in $wrong of 40 runs" eq $wrong 0
+need "the documented ECONNRESET in $guessed of 40 runs (a rare interleaving, not the rule)" [ $guessed -le 8 ]
+[ $guessed -gt 0 ] && echo "  info: FIN and RST inside one transfer in $guessed of 40 runs (ECONNRESET kept)"
 end
 epipe_case ep_sm_dfl sendmsg default 141 "(no exit line)" "$T/epipe_hdr.expected" --header "$HDR"
 epipe_case ep_wv_ign writev ignore 1 "exit 1 EPIPE" "$T/epipe_hdr.expected" --header "$HDR"
