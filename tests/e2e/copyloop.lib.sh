@@ -12,12 +12,6 @@ LIMIT=60 # seconds any one program may run
 
 if [ ! -x "$CL" ] || [ ! -f "$ZC_LIB" ]; then fail setup "build first: $CL / $ZC_LIB missing"; exit 1; fi
 
-# begin NAME / need WHAT CMD... / end : one PASS or FAIL line per case, naming every unmet need
-begin() { CASE=$1; WHY=; }
-need() { local what=$1; shift; "$@" 2>/dev/null || WHY="${WHY:+$WHY; }$what"; }
-end() { if [ -z "$WHY" ]; then pass "$CASE"; else fail "$CASE" "$WHY"; fi; }
-eq() { [ "$1" -eq "$2" ]; }
-ge() { [ "$1" -ge "$2" ]; }
 same() { cmp -s "$1" "$2"; }
 
 # D NAME VARIANT: the directory of one run (log, exp, out, rc, st.PID.json, strace)

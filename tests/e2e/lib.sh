@@ -43,3 +43,21 @@ wait_for() {
 	local end=$(($(date +%s) + $1)); shift
 	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.05; done
 }
+
+# ---- cases with several needs (copyloop, faults, hostile, deferred) ------------------------------
+# begin NAME / need WHAT CMD... / end : one PASS or FAIL line per case, naming every unmet need
+begin() { CASE=$1; WHY=; }
+need() { local what=$1; shift; "$@" 2>/dev/null || WHY="${WHY:+$WHY; }$what"; }
+end() { if [ -z "$WHY" ]; then pass "$CASE"; else fail "$CASE" "$WHY"; fi; }
+eq() { [ "$1" -eq "$2" ]; }
+ge() { [ "$1" -ge "$2" ]; }
+# status RC: what a program's exit status means, for messages (LIMIT: the caller's timeout)
+status() {
+	case $1 in
+	0) echo "exit 0" ;;
+	4) echo "hang: the program's own deadline passed (exit 4)" ;;
+	124 | 137) echo "hang: killed by timeout after $LIMIT s" ;;
+	255) echo "never ran" ;;
+	*) if [ "$1" -gt 128 ]; then echo "killed by SIG$(kill -l $(($1 - 128)))"; else echo "exit $1"; fi ;;
+	esac
+}

@@ -26,26 +26,12 @@ ulimit -c 0
 
 if [ ! -x "$P" ] || [ ! -f "$ZC_LIB" ]; then fail setup "build first: $P / $ZC_LIB missing"; exit 1; fi
 
-# begin NAME / need WHAT CMD... / end : one PASS or FAIL line per case, naming every unmet need
-begin() { CASE=$1; WHY=; }
-need() { local what=$1; shift; "$@" 2>/dev/null || WHY="${WHY:+$WHY; }$what"; }
-end() { if [ -z "$WHY" ]; then pass "$CASE"; else fail "$CASE" "$WHY"; fi; }
-ge() { [ "$1" -ge "$2" ]; }
 
 # D NAME VARIANT: the directory of one run (src, log, out, rc, st.PID.json, child.out)
 D() { echo "$T/$1.$2"; }
 rc() { cat "$(D "$1" "$2")/rc" 2>/dev/null || echo 255; }
 # st NAME COUNTER: summed over the shim run's processes ("st.*": exec keeps a ".exec" file apart)
 st() { stat_sum "$(D "$1" shim)/st.*" "$2"; }
-status() {
-	case $1 in
-	0) echo "exit 0" ;;
-	4) echo "hang: the program's own deadline passed (exit 4)" ;;
-	124 | 137) echo "hang: killed by timeout after $LIMIT s" ;;
-	255) echo "never ran" ;;
-	*) if [ "$1" -gt 128 ]; then echo "killed by SIG$(kill -l $(($1 - 128)))"; else echo "exit $1"; fi ;;
-	esac
-}
 
 # run VARIANT NAME SOURCE ITEM ARGS...: one run on a fresh copy of SOURCE (items may change it);
 # "@D" in ARGS becomes the run directory. The shim run gets deferred mode and a stats file.

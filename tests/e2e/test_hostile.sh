@@ -17,26 +17,11 @@ ulimit -c 0 # some cases end (on purpose, in both runs) killed by SIGSEGV
 
 if [ ! -x "$H" ] || [ ! -f "$ZC_LIB" ]; then fail setup "build first: $H / $ZC_LIB missing"; exit 1; fi
 
-# begin NAME / need WHAT CMD... / end : one PASS or FAIL line per case, naming every unmet need
-begin() { CASE=$1; WHY=; }
-need() { local what=$1; shift; "$@" 2>/dev/null || WHY="${WHY:+$WHY; }$what"; }
-end() { if [ -z "$WHY" ]; then pass "$CASE"; else fail "$CASE" "$WHY"; fi; }
-ge() { [ "$1" -ge "$2" ]; }
 
 # D NAME VARIANT: the directory of one run (log, out, rc, st.PID.json)
 D() { echo "$T/$1.$2"; }
 rc() { cat "$(D "$1" "$2")/rc" 2>/dev/null || echo 255; }
 st() { stat_sum "$(D "$1" shim)/st.*.json" "$2"; }
-# status RC: what an exit status means, for messages
-status() {
-	case $1 in
-	0) echo "exit 0" ;;
-	4) echo "hang: the program's own deadline passed (exit 4)" ;;
-	124 | 137) echo "hang: killed by timeout after $LIMIT s" ;;
-	255) echo "never ran" ;;
-	*) if [ "$1" -gt 128 ]; then echo "killed by SIG$(kill -l $(($1 - 128)))"; else echo "exit $1"; fi ;;
-	esac
-}
 
 # Settings a case may set around a run: READER (the command at the read end of the program's
 # stdout, "@D" becomes the run directory), SIDE (a function started beside the program with the run

@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include "progs.h"
+#include "transcript.h"
 
 #define HIGH_FD 500 /* the transcript lives here, out of the program's numbering */
 #define PAGE 4096
@@ -78,43 +79,6 @@ static struct {
 	long deadline;
 	int fd;
 } O = {.variant = "", .deadline = 30, .fd = -1};
-
-static int log_fd = -1;
-
-/* ---- transcript: raw system calls only ------------------------------------------------------- */
-
-static void raw_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		long r = syscall(SYS_write, fd, c, n);
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) return;
-		c += r, n -= (size_t)r;
-	}
-}
-
-__attribute__((format(printf, 1, 2))) static void tlog(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	if (log_fd < 0) return;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0) return;
-	if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
-	line[n++] = '\n';
-	raw_write_all(log_fd, line, (size_t)n);
-}
-
-static const char *ename(int e)
-{
-	const char *s;
-	if (!e) return "-";
-	s = strerrorname_np(e);
-	return s ? s : "E?";
-}
 
 static void finish(int status, int err)
 {
@@ -148,27 +112,6 @@ static unsigned long long fnv(const void *p, size_t n)
 	return h;
 }
 
-/* watchdog — a hang becomes "exit 4 DEADLINE" in the transcript instead of a stuck suite */
-static void *watchdog(void *a)
-{
-	(void)a;
-	long end = now_ms() + O.deadline * 1000L;
-	while (now_ms() < end) usleep(100000);
-	tlog("# deadline of %ld s passed", O.deadline);
-	tlog("exit 4 DEADLINE");
-	_exit(4);
-}
-
-static void start_watchdog(void)
-{
-	pthread_t t;
-	sigset_t old, all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&t, NULL, watchdog, NULL)) die_setup("pthread_create watchdog");
-	pthread_detach(t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
 
 /* ---- buffers and files ------------------------------------------------------------------------ */
 
@@ -855,7 +798,7 @@ int main(int argc, char **argv)
 	}
 	if (O.log) open_log();
 	tlog("# pid %d item %s %s", (int)getpid(), argv[1], O.variant);
-	start_watchdog();
+	if (start_watchdog(O.deadline)) die_setup("pthread_create watchdog");
 	for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
 		if (!strcmp(argv[1], items[i].name)) {
 			items[i].fn();
