@@ -434,7 +434,7 @@ again:
 		break;
 	}
 	unlock();
-	if (kind == ZC_MATCH_FILE && hi > lo && deferred && !zc_guard_still_missing(lo, (size_t)(hi - lo))) {
+	if (kind == ZC_MATCH_FILE && hi > lo && deferred && !zc_guard_still_registered(lo, (size_t)(hi - lo))) {
 		/* filled just now by a touch (then it is guarded: look again), or remapped behind our back */
 		zc_detect_release(m);
 		if (++tries < 3) goto again;
@@ -542,7 +542,7 @@ restart:
 			report_unused(&u, 0);
 			sweep();
 			/* still absent and registered? a raw mmap(MAP_FIXED) over it is not seen otherwise */
-			if (zc_guard_still_missing(lo, (size_t)(hi - lo))) return s;
+			if (zc_guard_still_registered(lo, (size_t)(hi - lo))) return s;
 			lock();
 			if (recs[s].id == *id) retire_locked(s, NULL); /* remapped: its old bytes are gone anyway */
 			goto restart;

@@ -234,6 +234,16 @@ void zc_guard_zero(void *page)
 	}
 }
 
+/* zc_guard_still_registered — the whole range is still registered with our userfaultfd: nothing was
+ * mapped over it (a new mapping, or one moved there, is not). For a deferred record's interior that
+ * is enough: any touch of its pages went through the fault thread, which made the record an eager
+ * one. One UFFDIO_WRITEPROTECT that clears nothing (ENOENT when a part is not registered): cheaper
+ * than a scan (0.66 against 0.87 us for 64 KiB here). */
+int zc_guard_still_registered(void *lo, size_t len)
+{
+	return writeprotect(lo, len, 0) == 0;
+}
+
 /* zc_guard_still_missing — every page of the range is still registered and absent: nothing was
  * mapped over it behind the shim's back. One scan that stops at the first page that is not. */
 int zc_guard_still_missing(const void *lo, size_t len)

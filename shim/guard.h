@@ -34,6 +34,8 @@ int zc_guard_fill(void *lo, const void *src, size_t len);
 void zc_guard_zero(void *page);
 /* Every page of the range still registered and absent (nothing mapped over it). */
 int zc_guard_still_missing(const void *lo, size_t len);
+/* The whole range still registered (enough for a deferred record: a touch would have filled it). */
+int zc_guard_still_registered(void *lo, size_t len);
 /* In a forked child: the descriptors name the parent's memory; open our own on next use. */
 void zc_guard_atfork_child(void);
 
