@@ -188,7 +188,14 @@ int zc_guard_defer_open(void *lo, size_t len)
 	if (zc_fault_start(uffd) < 0) return -ENOTSUP;
 	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MISSING};
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
-	if (shared_pages(lo, len)) return -EINVAL; /* never zapped: a file's or shared pages */
+	/* never zapped unless private and anonymous: zapping shared or file memory only drops our view
+	 * of bytes that stay (a touch would map them again, no fault), and another process may map
+	 * them. MADV_FREE refuses anything else, even unpopulated; the scan sees present shared pages. */
+	if (shared_pages(lo, len) || syscall(SYS_madvise, lo, len, MADV_FREE) < 0) {
+		struct uffdio_range un = {(uintptr_t)lo, len};
+		ioctl(uffd, UFFDIO_UNREGISTER, &un);
+		return -EINVAL;
+	}
 	int r = writeprotect(lo, len, 0);
 	if (r < 0) return r;
 	return syscall(SYS_madvise, lo, len, MADV_DONTNEED) < 0 ? -errno : 0;

@@ -256,3 +256,14 @@ want 11 && for v in all part rawall rawpart; do case_mapfixed $v; done
 want 12 && for v in all part heap raw split mlock; do case_dontneed $v; done
 want 13 && for v in self true fail; do case_exec $v; done
 want 14 && for v in write vmsplice pvread rawread; do case_rawsys $v; done
+# ---- 15: a shared buffer is never deferred (a child forked earlier maps the same pages): same bytes,
+# seen alike by the child; the writes are still rewritten (eagerly) or passed through, never wrong
+if want 15; then
+	begin deferred_shared_buffer_never_deferred
+	both sh "$T/f2" shared
+	same_behaviour sh
+	need "deferred_reads $(st sh deferred_reads), want 0" [ "$(st sh deferred_reads)" -eq 0 ]
+	need "no counters from the shim run" [ -n "$(ls "$(D sh shim)"/st.* 2>/dev/null)" ]
+	info sh
+	end
+fi

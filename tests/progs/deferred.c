@@ -38,6 +38,8 @@
  *               (exec /bin/true) | fail (an exec that fails with ENOENT, then another process
  *               overwrites chunk 3 in the file; the buffer is hashed and written)
  *   exec-child  (exec self) logs the argument's hash and the inherited offset, copies the rest
+ *   shared      a MAP_SHARED anonymous buffer read by a child forked before the copy, after each
+ *               read: the child's hash is logged (never deferred: only private memory is)
  *   rawsys      odd chunks, the buffer given to a call the shim does not see: variant write
  *               (syscall write, instead of write) | vmsplice | pvread (process_vm_readv) | rawread
  *               (syscall read of 10000 bytes of --src2 into the buffer at +20000)
@@ -768,6 +770,57 @@ static void open_log(void)
 	syscall(SYS_close, fd);
 }
 
+/* ---- 15: shared: a MAP_SHARED anonymous buffer, and a child forked before the copy that reads it
+ * after each read (a deferred interior would be filled for this process only: the child would see
+ * zeros). The child hashes what it sees, the parent logs it. ---------------------------------- */
+
+static int shared_to_child[2], child_to_parent[2];
+static char *shared_base;
+
+/* shared_after — the next chunk goes to the other half: the first read of a half finds it
+ * untouched (no page present: nothing but the mapping's kind says it is shared) */
+static void shared_after(long k, struct loop *l, size_t got)
+{
+	(void)got;
+	l->buf = shared_base + ((k + 1) % 2) * CHUNK;
+}
+
+static int shared_before(long k, struct loop *l, size_t got)
+{
+	long long h = 0;
+	(void)l;
+	size_t off = (size_t)(l->buf - shared_base);
+	if (write(shared_to_child[1], &off, sizeof off) != sizeof off) finish(1, errno);
+	if (write(shared_to_child[1], &got, sizeof got) != sizeof got) finish(1, errno);
+	if (read(child_to_parent[0], &h, sizeof h) != sizeof h) finish(1, errno);
+	tlog("child-hash %ld %016llx", k, (unsigned long long)h);
+	return 0;
+}
+
+static void item_shared(void)
+{
+	char *buf = mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) die_setup("mmap shared");
+	shared_base = buf;
+	if (pipe(shared_to_child) || pipe(child_to_parent)) die_setup("pipe");
+	pid_t pid = fork();
+	if (pid < 0) die_setup("fork");
+	if (pid == 0) {
+		size_t off, got;
+		close(shared_to_child[1]), close(child_to_parent[0]); /* EOF when the parent is done */
+		while (read(shared_to_child[0], &off, sizeof off) == sizeof off &&
+		       read(shared_to_child[0], &got, sizeof got) == sizeof got) {
+			unsigned long long h = fnv(buf + off, got);
+			if (write(child_to_parent[1], &h, sizeof h) != sizeof h) _exit(1);
+		}
+		_exit(0);
+	}
+	close(shared_to_child[0]), close(child_to_parent[1]);
+	run_copy(buf, shared_before, shared_after);
+	close(shared_to_child[1]);
+	waitpid(pid, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"log", 1, 0, 'l'}, {"src", 1, 0, 's'}, {"src2", 1, 0, 'S'},
@@ -780,7 +833,7 @@ int main(int argc, char **argv)
 		     {"thread", item_thread}, {"fork", item_fork}, {"leasebreak", item_leasebreak},
 		     {"truncate", item_truncate}, {"eof", item_eof}, {"freeuse", item_freeuse},
 		     {"mapfixed", item_mapfixed}, {"dontneed", item_dontneed}, {"exec", item_exec},
-		     {"exec-child", item_exec_child}, {"rawsys", item_rawsys}};
+		     {"exec-child", item_exec_child}, {"rawsys", item_rawsys}, {"shared", item_shared}};
 	int c;
 	if (argc < 2) usage("no item");
 	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
