@@ -80,6 +80,7 @@ __attribute__((constructor)) static void zc_init(void)
 __attribute__((destructor)) static void zc_fini(void)
 {
 	zc_depth++;
+	zc_detect_fill_all(); /* a later destructor may still look at a deferred buffer: with the lease's bytes */
 	zc_lease_release_all(); /* a dup or a child may keep the file open: nobody would answer a break */
 	zc_depth--;
 	zc_stats_dump("");
