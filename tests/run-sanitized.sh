@@ -17,7 +17,7 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
-SAN_E2E=${SAN_E2E:-"copyloop faults hostile leases stress"}
+SAN_E2E=${SAN_E2E:-"copyloop faults hostile leases stress deferred"}
 # ASan owns SIGSEGV: item 7 of test_hostile (the program's own SIGSEGV dispositions, which touch a
 # trap page on purpose) runs in the normal suite only.
 export HOSTILE_ITEMS=${HOSTILE_ITEMS:-"1 2 3 4 5 6 8 9"}
