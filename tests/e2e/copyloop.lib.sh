@@ -120,3 +120,15 @@ basics() {
 	need "transcripts differ" same_log "$n"
 	need "byte accounting" accounted "$n"
 }
+
+# mode_check: after all cases, the mode the script ran in (ZCSHIM_MODE, auto when unset) did what it
+# says over every shim run: auto and deferred left read copies out (deferred_reads > 0), eager never
+# did. Run last by the scripts, so a [deferred] pass that deferred nothing cannot pass unseen.
+mode_check() {
+	local m=${ZCSHIM_MODE:-auto} n
+	n=$(stat_sum "$T/run.*.shim/st.*.json" deferred_reads)
+	case $m in
+	auto | deferred) if [ "$n" -gt 0 ]; then pass "mode-$m-reads-deferred ($n)"; else fail "mode-$m-reads-deferred" "deferred_reads 0 over every run"; fi ;;
+	eager) if [ "$n" -eq 0 ]; then pass "mode-eager-nothing-deferred"; else fail "mode-eager-nothing-deferred" "deferred_reads $n"; fi ;;
+	esac
+}

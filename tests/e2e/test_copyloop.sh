@@ -264,3 +264,4 @@ basics forkoff "$T/src_fork"
 need "rw_sendfile_bytes $(st forkoff rw_sendfile_bytes), want 0 (parent never leaves probation)" eq "$(st forkoff rw_sendfile_bytes)" 0
 need "fb_probation $(st forkoff fb_probation), want 16 (every full chunk)" eq "$(st forkoff fb_probation)" 16
 end
+mode_check

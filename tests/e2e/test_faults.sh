@@ -302,3 +302,4 @@ else
 	skip proc_source_kallsyms "/proc/kallsyms not readable in full"
 fi
 
+mode_check
