@@ -4,16 +4,12 @@
 #include "fdtab.h"
 #include "guard.h"
 #include "real.h"
-
-#include <fcntl.h>
 #include "shim.h"
 #include "stats.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-
-static inline void enter_depth(void) { zc_depth++; }
-static inline void leave_depth(void) { zc_depth--; }
 
 #define PAGE 4096UL
 #define SHADOW (2 * PAGE) /* private copy of the unaligned head and tail */
@@ -223,26 +219,15 @@ void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason)
 	unlock();
 }
 
-/* wait_busy_locked — another thread owns slot s (zapping or filling it): let it finish. The
- * owner never waits for the table lock while it holds a record busy for long, so this ends. */
-static void wait_busy_locked(int s)
+/* wait_busy_locked — another thread owns slot s (zapping or filling it): let it finish. The owner
+ * never waits for the table lock while it holds a record busy, so this ends; the fault thread,
+ * which must never wait for good, asks for bounded (about 20 ms). 1 when the record left BUSY. */
+static int wait_busy_locked(int s, int bounded)
 {
 	uint64_t id = recs[s].id;
-	while (is_busy(&recs[s]) && recs[s].id == id) {
+	for (int k = 0; (!bounded || k < 2000) && is_busy(&recs[s]) && recs[s].id == id; k++) {
 		unlock();
-		syscall(SYS_sched_yield);
-		lock();
-	}
-}
-
-/* wait_busy_bounded_locked — wait_busy_locked for the fault thread, which must never wait for
- * good: 1 when the record left BUSY, 0 after about 20 ms. */
-static int wait_busy_bounded_locked(int s)
-{
-	uint64_t id = recs[s].id;
-	for (int k = 0; k < 2000 && is_busy(&recs[s]) && recs[s].id == id; k++) {
-		unlock();
-		if (k < 100) syscall(SYS_sched_yield);
+		if (!bounded || k < 100) syscall(SYS_sched_yield);
 		else syscall(SYS_nanosleep, &(struct timespec){0, 10000}, NULL);
 		lock();
 	}
@@ -325,6 +310,12 @@ static int take_freed_locked(char *lo, char *hi)
 	return 0;
 }
 
+/* selected — r is live and overlaps [p, p+n) (or, with p NULL, was read from fd). */
+static int selected(const struct record *r, const char *p, size_t n, int fd)
+{
+	return is_live(r) && (p ? overlaps(p, n, r->buf, r->len) : r->src_fd == fd);
+}
+
 /* drop_where — retires every live record overlapping [p, p+n) (or, with p NULL, read from fd).
  * Deferred records get their bytes first, unless the memory is being discarded (freed, unmapped,
  * zapped, mapped over: what it held no longer matters). */
@@ -337,11 +328,11 @@ static void drop_where(const char *p, size_t n, int fd, int discard)
 	if (!p) source_closed_locked(fd);
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
-		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
-		if (is_busy(r)) wait_busy_locked(s);
+		if (!selected(r, p, n, fd)) continue;
+		if (is_busy(r)) wait_busy_locked(s, 0);
 		/* memory given back in part: the rest still reads as what the read returned */
 		if (is_deferred(r) && (!discard || !(p <= r->lo && p + n >= r->hi))) materialize_locked(s);
-		if (!is_live(r) || (p ? !overlaps(p, n, r->buf, r->len) : r->src_fd != fd)) continue;
+		if (!selected(r, p, n, fd)) continue; /* the lock was let go meanwhile */
 		if (discard && is_deferred(r)) note_freed_locked(r->lo, r->hi);
 		retire_locked(s, &u);
 		k++;
@@ -393,6 +384,12 @@ static int shadow_same(int s, const char *a, const char *e)
 	return 1;
 }
 
+/* covers — r is live and holds all of [q, e). */
+static int covers(const struct record *r, const char *q, const char *e)
+{
+	return is_live(r) && q >= r->buf && e <= r->buf + r->len;
+}
+
 /* zc_detect_match — one record contains the whole range and its shadowed head and tail bytes are
  * the same. A guarded record: the kernel says no page of the range was written since the read. A
  * deferred one: its pages are still absent (any touch would have filled it and made it guarded),
@@ -408,9 +405,9 @@ again:
 	lock();
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
-		if (!is_live(r) || q < r->buf || e > r->buf + r->len) continue;
-		if (is_busy(r)) wait_busy_locked(s);
-		if (!is_live(r) || q < r->buf || e > r->buf + r->len) continue;
+		if (!covers(r, q, e)) continue;
+		if (is_busy(r)) wait_busy_locked(s, 0);
+		if (!covers(r, q, e)) continue; /* the lock was let go meanwhile */
 		if (is_note(r)) {
 			*m = (struct zc_match){.slot = s, .id = r->id, .src_fd = r->src_fd, .src_gen = r->src_gen, .reason = r->reason};
 			kind = ZC_MATCH_NOTE;
@@ -465,11 +462,7 @@ void zc_detect_consumed(const struct zc_match *m, size_t done)
 
 void zc_detect_release(const struct zc_match *m)
 {
-	if (!m->deferred || m->src < 0) return;
-	lock();
-	int last = --sources[m->src].refs == 0;
-	unlock();
-	if (last) sweep();
+	if (m->deferred && m->src >= 0) zc_detect_source_put(m->src);
 }
 
 /* zc_detect_on_fault — the fault thread's answer to a touch of page: the deferred record holding it
@@ -481,7 +474,7 @@ void zc_detect_on_fault(void *page)
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
 		if (!holds_pages(r) || pg < r->lo || pg >= r->hi) continue;
-		if (is_busy(r) && !wait_busy_bounded_locked(s)) {
+		if (is_busy(r) && !wait_busy_locked(s, 1)) {
 			/* its owner does not finish: a signal handler that interrupted it may be the one
 			 * touching the buffer. Fill from what the record says now and make the read copy. */
 			struct record c = *r;
@@ -530,7 +523,7 @@ restart:
 		struct record *r = &recs[s];
 		if (!is_live(r) || !overlaps(b, n, r->buf, r->len)) continue;
 		if (is_busy(r)) {
-			wait_busy_locked(s);
+			wait_busy_locked(s, 0);
 			goto restart;
 		}
 		if (is_deferred(r) && r->lo == lo && r->hi == hi) {
@@ -577,7 +570,6 @@ int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, 
 	lock();
 	struct record *r = &recs[s];
 	if (r->id == id && is_busy(r) && r->spoiled) {
-		sources[src].refs--;
 		retire_locked(s, NULL);
 		ok = -1;
 	} else if (r->id == id && is_busy(r)) {
@@ -589,8 +581,17 @@ int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, 
 		r->state = ZC_REC_DEFERRED;
 	}
 	unlock();
-	if (ok) sweep();
+	if (ok) zc_detect_source_put(src); /* the reference zc_detect_source took goes unused */
 	return ok;
+}
+
+/* find_source_locked — the slot of fd's duplicate for generation gen, or MAX_SOURCES. */
+static int find_source_locked(int fd, uint64_t gen)
+{
+	int k;
+	for (k = 0; k < MAX_SOURCES; k++)
+		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
+	return k;
 }
 
 /* zc_detect_source — the slot of fd's duplicate (made on first use), with a reference the caller
@@ -600,10 +601,9 @@ int zc_detect_source(int fd, uint64_t gen)
 {
 	int k, freek = -1;
 	lock();
-	for (k = 0; k < MAX_SOURCES; k++) {
-		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
-		if (sources[k].fd < 0 && freek < 0) freek = k;
-	}
+	k = find_source_locked(fd, gen);
+	for (int j = 0; j < MAX_SOURCES && freek < 0; j++)
+		if (sources[j].fd < 0) freek = j;
 	if (k < MAX_SOURCES) sources[k].refs++;
 	int evict = -1;
 	for (int j = 0; k == MAX_SOURCES && freek < 0 && j < MAX_SOURCES; j++)
@@ -616,8 +616,7 @@ int zc_detect_source(int fd, uint64_t gen)
 	if (d < 0) return -1;
 	d = zc_high_fd(d);
 	lock();
-	for (k = 0; k < MAX_SOURCES; k++)
-		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
+	k = find_source_locked(fd, gen);
 	if (k == MAX_SOURCES && sources[freek].fd < 0) sources[k = freek] = (struct source){.fd = d, .src_fd = fd, .gen = gen}, d = -1;
 	sources_made = 1;
 	if (k < MAX_SOURCES) sources[k].refs++;
@@ -629,20 +628,16 @@ int zc_detect_source(int fd, uint64_t gen)
 void zc_detect_source_put(int src)
 {
 	lock();
-	sources[src].refs--;
+	int last = --sources[src].refs <= 0;
 	unlock();
-	sweep();
+	if (last) sweep();
 }
 
-/* Fork: the child gets a copy of the address space without the userfaultfd registration, so a page
- * still absent would read as zeros there. Every deferred record is filled first, and none is made
- * until the fork is done. In a signal handler that interrupted the shim on this thread, the table
- * lock may be held by that very thread: nothing can be filled then (counted). */
 /* fill_all_locked — every deferred record gets its bytes. */
 static void fill_all_locked(void)
 {
 	for (int s = 0; s < hiwater; s++) {
-		if (is_busy(&recs[s])) wait_busy_locked(s);
+		if (is_busy(&recs[s])) wait_busy_locked(s, 0);
 		if (is_deferred(&recs[s])) materialize_locked(s), s = -1; /* the table may have changed: again */
 	}
 }
@@ -655,18 +650,22 @@ void zc_detect_fill_all(void)
 	unlock();
 }
 
+/* Fork: the child gets a copy of the address space without the userfaultfd registration, so a page
+ * still absent would read as zeros there. Every deferred record is filled first, and none is made
+ * until the fork is done. In a signal handler that interrupted the shim on this thread, the table
+ * lock may be held by that very thread: nothing can be filled then (counted). */
 void zc_detect_before_fork(void)
 {
 	if (zc_depth) {
 		if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_count(ZC_fork_unfilled, 1);
 		return;
 	}
-	enter_depth();
+	zc_depth++; /* shim work on this thread from here (interpose.h enter/leave) */
 	lock();
 	forking = 1;
 	fill_all_locked();
 	unlock();
-	leave_depth();
+	zc_depth--;
 }
 
 void zc_detect_after_fork(void)
