@@ -453,6 +453,7 @@ again:
  * stays: its pages hold nothing yet, and the buffer must still read as what the read returned. */
 void zc_detect_consumed(const struct zc_match *m, size_t done)
 {
+	if (m->mapped) return; /* the mapping stays what it is */
 	zc_fdtab_note_used(m->src_fd, m->src_gen, 1);
 	if (m->deferred) return;
 	/* a stack record never outlives the write: its frame may return and the area be reused */

@@ -55,6 +55,7 @@ struct zc_match {
 	int deferred;  /* the bytes are not in the buffer: only a kernel-side transfer can send them cheaply */
 	int src;       /* deferred: the source slot held by this match (zc_detect_release) */
 	int fill_fd;   /* deferred: the shim's duplicate of the source, to send from */
+	int mapped;    /* the range lies in a file mapping (mapping.c): no record, src_fd is the shim's */
 };
 
 extern unsigned zc_detect_live; /* slots not FREE: 0 lets every wrapper skip the detector */

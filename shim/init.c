@@ -5,6 +5,7 @@
 #include "guard.h"
 #include "interpose.h"
 #include "lease.h"
+#include "mapping.h"
 #include "log.h"
 #include "policy.h"
 #include "real.h"
@@ -28,6 +29,7 @@ static void child(void)
 	zc_pid_cache = 0;
 	int torn = zc_fdtab_atfork_child();
 	zc_detect_atfork_child();
+	zc_map_atfork_child();
 	zc_guard_atfork_child();
 	zc_stats_reset();
 	zc_lease_atfork_child(torn);

@@ -3,6 +3,7 @@
  * (a zapped or remapped page is not "present and unwritten"); dropping early keeps reasons right. */
 #include "detect.h"
 #include "interpose.h"
+#include "mapping.h"
 #include "real.h"
 #include "shim.h"
 
@@ -15,6 +16,22 @@
 static int live(void)
 {
 	return zc_active() && __atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED);
+}
+
+/* maps — any file mapping followed? */
+static int maps(void)
+{
+	return zc_active() && __atomic_load_n(&zc_map_live, __ATOMIC_RELAXED);
+}
+
+/* unfollow — mappings overlapping [p, p+n) are no longer followed; entered, errno kept. */
+static void unfollow(const void *p, size_t n)
+{
+	int saved = errno;
+	enter();
+	zc_map_forget_range(p, n);
+	leave();
+	errno = saved;
 }
 
 /* forget — records in [p, p+n) end; entered, errno kept. discard: the memory's bytes no longer
@@ -67,6 +84,7 @@ EXPORT void *realloc(void *p, size_t n)
 EXPORT int munmap(void *p, size_t n)
 {
 	if (live()) forget(p, n, 1);
+	if (maps()) unfollow(p, n);
 	return zc_real.munmap ? zc_real.munmap(p, n) : (int)syscall(SYS_munmap, p, n);
 }
 
@@ -84,6 +102,8 @@ EXPORT void *mremap(void *old, size_t oldn, size_t newn, int flags, ...)
 	va_end(ap);
 	if (live()) forget(old, oldn, 0); /* the pages move without their registration: filled first */
 	if (live() && (flags & MREMAP_FIXED)) forget(addr, newn, 1);
+	if (maps()) unfollow(old, oldn);
+	if (maps() && (flags & MREMAP_FIXED)) unfollow(addr, newn);
 	return zc_real.mremap ? zc_real.mremap(old, oldn, newn, flags, addr) : (void *)syscall(SYS_mremap, old, oldn, newn, flags, addr);
 }
 
@@ -91,13 +111,24 @@ EXPORT void *mremap(void *old, size_t oldn, size_t newn, int flags, ...)
 EXPORT int mprotect(void *p, size_t n, int prot)
 {
 	if (live()) forget(p, n, 0);
+	if (maps()) unfollow(p, n); /* PROT_NONE must fail the write, PROT_WRITE may make private pages */
 	return zc_real.mprotect ? zc_real.mprotect(p, n, prot) : (int)syscall(SYS_mprotect, p, n, prot);
 }
 
 EXPORT void *mmap64(void *p, size_t n, int prot, int flags, int fd, off_t off)
 {
 	if (live() && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) forget(p, n, 1);
-	return zc_real.mmap64 ? zc_real.mmap64(p, n, prot, flags, fd, off) : (void *)syscall(SYS_mmap, p, n, prot, flags, fd, off);
+	if (maps() && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) unfollow(p, n);
+	void *r = zc_real.mmap64 ? zc_real.mmap64(p, n, prot, flags, fd, off) : (void *)syscall(SYS_mmap, p, n, prot, flags, fd, off);
+	if (r != MAP_FAILED && fd >= 0 && !(prot & PROT_WRITE) && zc_active()) {
+		/* a read-only file mapping: writes from it may be sent from the file (mapping.c) */
+		int saved = errno;
+		enter();
+		zc_map_track(r, n, prot, flags, fd, off);
+		leave();
+		errno = saved;
+	}
+	return r;
 }
 
 EXPORT void *mmap(void *p, size_t n, int prot, int flags, int fd, off_t off) __attribute__((alias("mmap64")));

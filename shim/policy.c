@@ -87,8 +87,9 @@ long zc_policy_min_bytes(int kind)
 	}
 }
 
-/* min_bytes_deferred — a deferred write saves the read's copy as well: its own, lower threshold. */
-static long min_bytes_deferred(int kind)
+/* zc_policy_min_bytes_nocopy — a deferred write saves the read's copy as well, a write from a file
+ * mapping its page faults and its copy: their own, lower threshold. */
+long zc_policy_min_bytes_nocopy(int kind)
 {
 	long m = zc_policy_min_bytes(kind);
 	if (m < 0) return m;
@@ -97,7 +98,7 @@ static long min_bytes_deferred(int kind)
 
 long zc_policy_proven_min(int kind)
 {
-	return zc_cfg.mode >= ZC_MODE_DEFERRED && zc_guard_can_defer() ? min_bytes_deferred(kind) : zc_policy_min_bytes(kind);
+	return zc_cfg.mode >= ZC_MODE_DEFERRED && zc_guard_can_defer() ? zc_policy_min_bytes_nocopy(kind) : zc_policy_min_bytes(kind);
 }
 
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d)
@@ -114,10 +115,10 @@ enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info 
 }
 
 enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
-				  int deferred)
+				  int nocopy)
 {
 	if (!nfile) return ZC_fb_no_record;
-	if ((long)file_bytes < (deferred ? min_bytes_deferred(d->kind) : zc_policy_min_bytes(d->kind))) return ZC_fb_small;
+	if ((long)file_bytes < (nocopy ? zc_policy_min_bytes_nocopy(d->kind) : zc_policy_min_bytes(d->kind))) return ZC_fb_small;
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return ZC_fb_mixed;
 	/* a socket written by several threads: a call split in two could interleave with another's */

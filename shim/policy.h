@@ -34,16 +34,18 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n);
 int zc_policy_on_stack(const void *buf);
 /* zc_policy_min_bytes — smallest transfer rewritten to a destination of this kind; -1: never. */
 long zc_policy_min_bytes(int kind);
+/* The same for writes that cost no read copy (deferred, or from a file mapping): lower. */
+long zc_policy_min_bytes_nocopy(int kind);
 /* zc_policy_proven_min — what a source's first write to a destination of this kind proves: reads
  * at least this big are worth recording (deferring, where the mode and the kernel allow). */
 long zc_policy_proven_min(int kind);
 /* zc_policy_dest — the destination and the call's flags allow a rewrite: 0, or why not. */
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d);
 /* zc_policy_request — after matching: nfile of ns segments (file_bytes bytes) came from records;
- * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer); deferred: some
- * segment's bytes were never copied (their write has the lower deferred threshold). */
+ * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer); nocopy: some
+ * segment's bytes were never copied by a read (deferred, or a file mapping: the lower threshold). */
 enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
-				  int deferred);
+				  int nocopy);
 /* zc_policy_source — the record's source is still the file that was read and still guarded;
  * *leased: its lease must be entered around the transfer. deferred: the bytes go from the shim's
  * own duplicate of the source (no system call needed to trust the program's number). */

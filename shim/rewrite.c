@@ -4,6 +4,7 @@
 #include "detect.h"
 #include "fdtab.h"
 #include "lease.h"
+#include "mapping.h"
 #include "policy.h"
 #include "real.h"
 #include "shim.h"
@@ -92,7 +93,7 @@ static void release_stack(struct seg *s, int ns)
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */
 static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
 {
-	int ns = 0, nfile = 0, deferred = 0;
+	int ns = 0, nfile = 0, nocopy = 0;
 	size_t file_bytes = 0;
 	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
@@ -104,6 +105,8 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		if (*total + w->iov[k].iov_len > SSIZE_MAX || *total + w->iov[k].iov_len < *total) return pass(ZC_fb_flags);
 		s[ns] = (struct seg){.p = w->iov[k].iov_base, .n = w->iov[k].iov_len};
 		enum zc_match_kind r = zc_detect_match(s[ns].p, s[ns].n, &s[ns].m);
+		if (r == ZC_MATCH_NONE && __atomic_load_n(&zc_map_live, __ATOMIC_RELAXED) && zc_map_match(s[ns].p, s[ns].n, &s[ns].m))
+			r = ZC_MATCH_FILE; /* from a file mapping: the file holds the bytes */
 		if (r == ZC_MATCH_CHANGED) return pass(ZC_fb_dirty);
 		if (r == ZC_MATCH_UNKNOWN) return pass(ZC_fb_no_guard);
 		if (r == ZC_MATCH_NOTE) {
@@ -112,11 +115,11 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 				zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, zc_policy_proven_min(d->kind));
 			return pass((enum zc_counter)s[ns].m.reason);
 		}
-		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n, deferred |= s[ns].m.deferred;
+		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n, nocopy |= s[ns].m.deferred | s[ns].m.mapped;
 		*total += s[ns++].n;
 		*nsp = ns;
 	}
-	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, deferred))) return pass(why);
+	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, nocopy))) return pass(why);
 	for (int k = 0; k < ns; k++)
 		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased, s[k].m.deferred))) return pass(why);
 	*nsp = ns;
@@ -318,6 +321,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback);
 		if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
 		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
+		if (s[i].m.mapped && moved > 0) zc_count(ZC_rw_mapped, 1), zc_count(ZC_rw_mapped_bytes, (uint64_t)moved);
 		if (fallback && !moved && !done) {
 			zc_count(fallback, 1);
 			ret = ZC_PASS;

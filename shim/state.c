@@ -70,6 +70,19 @@ int zc_high_fd(int fd)
 	return high;
 }
 
+int zc_high_fd_strict(int fd)
+{
+	struct rlimit rl;
+	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur <= 128) {
+		syscall(SYS_close, fd);
+		return -1;
+	}
+	int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)rl.rlim_cur - 64);
+	syscall(SYS_close, fd);
+	if (high >= 0) own_add(high);
+	return high;
+}
+
 static __thread uintptr_t stack_lo, stack_hi; /* this thread's stack, asked once; hi 1: unknown */
 pid_t zc_pid_cache;
 

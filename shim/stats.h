@@ -10,7 +10,12 @@
  * fb_*: fallbacks (the original call ran) by reason; lease_*: lease life cycle;
  * guard_*: which write detection this process got (guard.c), 1 once it was first needed;
  * deferred_*: reads that did not copy (bytes: the interiors left absent); materialized*: deferred
- * records given their bytes (by a touch: _fault); fault_zero: faults on pages no record held. */
+ * records given their bytes (by a touch: _fault); fault_zero: faults on pages no record held;
+ * maps_*: read-only file mappings followed (mapping.c) or refused (no descriptor of the shim's own
+ * could be opened); rw_mapped*: writes from such a mapping sent by the kernel from the file;
+ * cap_lease_*: keep_cap_lease at a change of user id (interpose_cred.c): calls after which the
+ * calling thread kept CAP_LEASE alone, other threads that lost every capability in them, and calls
+ * where it could not be kept (the thread has what the kernel left it). */
 #define ZC_COUNTERS(X)                                                                     \
 	X(calls_read) X(calls_pread) X(calls_readv) X(calls_recv) X(calls_write)               \
 	X(calls_pwrite) X(calls_writev) X(calls_send) X(calls_sendmsg) X(calls_sendfile)       \
@@ -28,9 +33,11 @@
 	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)         \
 	X(fb_stack_buffer) X(fb_probation) X(fb_no_guard) X(peer_error_kept)       \
 	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)          \
+	X(cap_lease_kept) X(cap_lease_threads_lost) X(cap_lease_failed)                           \
 	X(deferred_reads) X(deferred_bytes) X(materialized) X(materialized_bytes)                  \
 	X(materialized_fault) X(materialize_errors) X(fault_zero) X(fork_unfilled)                 \
-	X(fb_forking) X(defer_unavailable) X(defer_stepped_down)
+	X(fb_forking) X(defer_unavailable) X(defer_stepped_down)                                  \
+	X(maps_tracked) X(maps_refused) X(rw_mapped) X(rw_mapped_bytes)
 
 enum zc_counter {
 #define ZC_ENUM(name) ZC_##name,

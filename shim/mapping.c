@@ -1,0 +1,216 @@
+/* mapping.c — writes from read-only file mappings (Apache's default EnableMMAP path: mmap + writev).
+ * For each mapped file the shim opens its own descriptor through /proc/self/fd (its own open file
+ * description: its lease, its break signal and its close are nobody else's; a dup would share the
+ * program's lease), leases it as a read source, and a write whose range lies whole in the mapping
+ * is sent by the kernel from that file at the mapping's offset (rewrite.c). The program's bytes
+ * and the file's are the same pages: a shared mapping is the page cache, and a private one that
+ * was never writable has no page of its own. The lease keeps every other writer out while a
+ * transfer runs and until its data has left (lease.c), as for reads. */
+#include "mapping.h"
+#include "config.h"
+#include "detect.h"
+#include "fdtab.h"
+#include "lease.h"
+#include "policy.h"
+#include "real.h"
+#include "shim.h"
+#include "stats.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+/* The shim's descriptors live in the 64 numbers under the soft limit (state.c): mappings get a
+ * share of them, one per mapped file, however many mappings of it there are. */
+#define MAX_FILES 16
+#define MAX_MAPS 256
+
+struct mfile {
+	int fd; /* ours, high and close-on-exec; -1: free */
+	uint64_t gen;
+	dev_t dev;
+	ino_t ino;
+	off_t size; /* when opened: with the lease held nobody else can change it */
+	int refs;   /* mappings that name it */
+};
+
+struct map {
+	char *lo, *hi; /* [lo, hi): the mapping; lo NULL: a free slot */
+	off_t off;     /* file offset of lo */
+	int file;      /* index in files[] */
+};
+
+static struct mfile files[MAX_FILES] = {[0 ... MAX_FILES - 1] = {.fd = -1}};
+static struct map maps[MAX_MAPS];
+unsigned zc_map_live;
+static int lock_word;
+
+static void lock(void)
+{
+	while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) syscall(SYS_sched_yield);
+}
+
+static void unlock(void)
+{
+	__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
+}
+
+/* min_len — a mapping smaller than every destination's threshold is never written whole: not followed.
+ * A write from a mapping saves its page faults and its copy, as a deferred write saves the read's
+ * copy: the deferred thresholds apply (policy.c). */
+static size_t min_len(void)
+{
+	long m = -1;
+	static const int kinds[] = {ZC_FD_TCP, ZC_FD_PIPE, ZC_FD_FILE, ZC_FD_UNIX};
+	for (unsigned k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+		long v = zc_policy_min_bytes_nocopy(kinds[k]);
+		if (v >= 0 && (m < 0 || v < m)) m = v;
+	}
+	return m < 4096 ? 4096 : (size_t)m;
+}
+
+/* own_open — the shim's own descriptor of the file fd names, high up; -1 if it cannot be had (no
+ * /proc, a file the process may no longer open after dropping privileges, no high number free). */
+static int own_open(int fd, dev_t dev, ino_t ino, off_t *size)
+{
+	char path[40];
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int o = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (o < 0) return -1;
+	if (syscall(SYS_fstat, o, &st) < 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode)) {
+		zc_raw_close(o);
+		return -1;
+	}
+	*size = st.st_size;
+	return zc_high_fd_strict(o);
+}
+
+/* file_for — a files[] slot for (dev, ino) with a reference taken: one whose lease still stands,
+ * else a new descriptor leased now. -1: none (counted by the caller). */
+static int file_for(int fd, const struct zc_fd_info *i)
+{
+	struct zc_fd_info o;
+	int k, freek = -1;
+	lock();
+	for (k = 0; k < MAX_FILES; k++) {
+		if (files[k].fd < 0) {
+			if (freek < 0) freek = k;
+			continue;
+		}
+		if (files[k].dev != i->dev || files[k].ino != i->ino) continue;
+		/* a broken lease stays broken for that description: a new one is opened instead */
+		if (zc_fdtab_get(files[k].fd, &o) == 0 && o.gen == files[k].gen && o.lease != ZC_LS_BROKEN && o.lease != ZC_LS_INHERITED) {
+			files[k].refs++;
+			unlock();
+			return k;
+		}
+	}
+	if (freek >= 0) files[freek].fd = -2, files[freek].refs = 1; /* reserved while we open outside the lock */
+	unlock();
+	if (freek < 0) return -1;
+	off_t size = 0;
+	int d = own_open(fd, i->dev, i->ino, &size);
+	if (d >= 0 && zc_fdtab_get(d, &o) == 0 && o.kind == ZC_FD_FILE) {
+		/* kept whatever the answer: a write from the mapping then counts why it was not rewritten */
+		zc_lease_prepare(d, o.gen, o.lease);
+		lock();
+		files[freek] = (struct mfile){.fd = d, .gen = o.gen, .dev = i->dev, .ino = i->ino, .size = size, .refs = 1};
+		unlock();
+		return freek;
+	}
+	if (d >= 0) zc_fdtab_forget(d), zc_close_own(d);
+	lock();
+	files[freek].fd = -1;
+	unlock();
+	return -1;
+}
+
+/* file_put_locked — one mapping less names file k; returns the descriptor to close, or -1. */
+static int file_put_locked(int k)
+{
+	if (--files[k].refs > 0) return -1;
+	int fd = files[k].fd;
+	files[k].fd = -1;
+	return fd;
+}
+
+/* release — the shim's descriptor goes: its lease is released once what was sent from it has left. */
+static void release(int fd)
+{
+	zc_lease_closing(fd);
+	zc_fdtab_forget(fd);
+	zc_close_own(fd);
+}
+
+void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct zc_fd_info i;
+	if (zc_cfg.mode == ZC_MODE_OFF || fd < 0 || (flags & MAP_ANONYMOUS) || (prot & PROT_WRITE) || !(prot & PROT_READ))
+		return;
+	if (len < min_len() || zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
+	/* the program's own lease, signal or owner on it: opening the file again could break its lease */
+	if (i.lease == ZC_LS_PROGRAM) return;
+	int k = file_for(fd, &i);
+	if (k < 0) {
+		zc_count(ZC_maps_refused, 1);
+		return;
+	}
+	lock();
+	int s;
+	for (s = 0; s < MAX_MAPS && maps[s].lo; s++) continue;
+	if (s < MAX_MAPS) {
+		maps[s] = (struct map){.lo = addr, .hi = (char *)addr + len, .off = off, .file = k};
+		__atomic_fetch_add(&zc_map_live, 1, __ATOMIC_RELAXED);
+	}
+	int gone = s < MAX_MAPS ? -1 : file_put_locked(k);
+	unlock();
+	if (gone >= 0) release(gone);
+	zc_count(s < MAX_MAPS ? ZC_maps_tracked : ZC_maps_refused, 1);
+}
+
+void zc_map_forget_range(const void *p, size_t n)
+{
+	const char *a = p;
+	int gone[MAX_FILES], ng = 0;
+	lock();
+	for (int s = 0; s < MAX_MAPS; s++) {
+		struct map *m = &maps[s];
+		if (!m->lo || !(a < m->hi && m->lo < a + n)) continue;
+		int fd = file_put_locked(m->file);
+		if (fd >= 0) gone[ng++] = fd;
+		m->lo = NULL;
+		__atomic_fetch_sub(&zc_map_live, 1, __ATOMIC_RELAXED);
+	}
+	unlock();
+	for (int k = 0; k < ng; k++) release(gone[k]);
+}
+
+int zc_map_match(const void *p, size_t n, struct zc_match *out)
+{
+	const char *a = p;
+	int found = 0;
+	lock();
+	for (int s = 0; s < MAX_MAPS && !found; s++) {
+		const struct map *m = &maps[s];
+		if (!m->lo || a < m->lo || a + n > m->hi || a + n < a) continue;
+		const struct mfile *f = &files[m->file];
+		/* past the end of the file the original call stops where its copy faults, a place only
+		 * it knows (TCP drops a half-copied segment): such a write is the original call */
+		if (m->off + (a - m->lo) + (off_t)n > f->size) break;
+		*out = (struct zc_match){.slot = -1, .src_fd = f->fd, .src_gen = f->gen, .off = m->off + (a - m->lo),
+					 .to_end = (size_t)(m->hi - a), .src = -1, .fill_fd = -1, .mapped = 1};
+		found = 1;
+	}
+	unlock();
+	return found;
+}
+
+/* The lock may have been held by a thread that does not exist in the child. */
+void zc_map_atfork_child(void)
+{
+	lock_word = 0;
+}
