@@ -4,6 +4,7 @@
 
 #include <elf.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ struct report {
 	const char *runtime;      /* "libc", "go", "no-libc" */
 	const char *libc_path;
 	uint64_t all_imports;     /* imports of the binary and of every non-libc library */
+	bool mmap_path;           /* mmap and a write the shim can turn into sendfile from a mapping */
+	bool changes_uid;         /* it or a library imports setuid, seteuid, setreuid or setresuid */
 	struct reason reasons[MAX_REASONS];
 	int n_reasons;
 	int verdict;
@@ -52,15 +55,20 @@ static const char help_text[] =
 	"Reads BINARY's ELF headers (it is not run) and says whether zcshim can rewrite its\n"
 	"read()/write() copy loops, and why:\n"
 	"  - dynamic (PT_INTERP) or static: LD_PRELOAD needs the dynamic loader;\n"
-	"  - setuid/setgid bits or file capabilities (security.capability): the loader runs\n"
-	"    such programs in secure mode and ignores LD_PRELOAD for other users;\n"
+	"  - setuid/setgid bits or file capabilities (security.capability): when they change\n"
+	"    the caller's uid or gid, or give a caller other than root capabilities, the\n"
+	"    kernel sets AT_SECURE and the loader ignores LD_PRELOAD;\n"
 	"  - Go (.go.buildinfo, runtime.main) or no libc at all: raw syscalls, not interposable;\n"
 	"  - which interposable I/O names (read, __read_chk, pread64, readv, recv*, write,\n"
 	"    writev, send*, sendfile, splice, copy_file_range, lseek, mmap...) the binary and\n"
 	"    each of its DT_NEEDED libraries import, libraries resolved as the loader does\n"
 	"    (DT_RPATH, LD_LIBRARY_PATH, DT_RUNPATH, /etc/ld.so.cache, default directories);\n"
 	"  - stdio data paths (fread/fwrite without read): libc's internal calls are invisible;\n"
-	"  - whether it already uses sendfile/splice/copy_file_range.\n"
+	"  - whether it already uses sendfile/splice/copy_file_range;\n"
+	"  - mmap with write/writev/send/sendmsg: files may be sent from memory mappings\n"
+	"    (Apache's EnableMMAP path), which the shim turns into sendfile from the file;\n"
+	"  - setuid/seteuid/setreuid/setresuid: a server that drops root gets leases only on\n"
+	"    files its new user owns; how to keep CAP_LEASE and still have LD_PRELOAD honoured.\n"
 	"Code loaded later with dlopen (plugins, Python extension modules) is not inspected.\n"
 	"\n"
 	"Options:\n"
@@ -122,10 +130,34 @@ static const char *machine_name(int m, char *buf, size_t len)
 	}
 }
 
-/* check_privileges — setuid/setgid bits and file capabilities, judged for the caller. */
+/* own_caps — one capability set of this process (key "CapPrm:", "CapInh:", "CapBnd:"). */
+static uint64_t own_caps(const char *key)
+{
+	unsigned long long v = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, key, strlen(key)) && sscanf(line + strlen(key), "%llx", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* How a program started as its user gets CAP_LEASE with LD_PRELOAD kept (KERNEL-FACTS.md):
+ * ambient, never file capabilities, which put a non-root start in secure mode. */
+#define AMBIENT_HINT "ambient CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE with User=, or " \
+		     "setpriv --inh-caps +lease --ambient-caps +lease)"
+#define CAP_LEASE_BIT (UINT64_C(1) << 28)
+
+/* check_privileges — setuid/setgid bits and file capabilities, judged for the caller as the
+ * kernel does at exec: AT_SECURE when the effective uid or gid differs from the real one, or
+ * when a caller other than root gains capabilities (or the file's effective bit is set). */
 static void check_privileges(struct report *r)
 {
 	unsigned char cap[24];
+	uint32_t magic = 0, inh_lo = 0, inh_hi = 0;
 	struct stat st;
 	ssize_t len;
 
@@ -138,9 +170,13 @@ static void check_privileges(struct report *r)
 	len = getxattr(r->path, "security.capability", cap, sizeof cap);
 	if (len >= 12) {
 		uint32_t lo, hi = 0;
+		memcpy(&magic, cap, 4);
 		memcpy(&lo, cap + 4, 4);
-		if (len >= 20)
+		memcpy(&inh_lo, cap + 8, 4);
+		if (len >= 20) {
 			memcpy(&hi, cap + 12, 4);
+			memcpy(&inh_hi, cap + 16, 4);
+		}
 		r->has_caps = true;
 		r->caps_permitted = (uint64_t)hi << 32 | lo;
 	}
@@ -150,22 +186,33 @@ static void check_privileges(struct report *r)
 		add(r, other ? LV_NO : LV_PARTLY,
 		    "setuid (owner uid %u): the kernel sets AT_SECURE for any other user and the "
 		    "loader then ignores LD_PRELOAD%s", r->owner_uid,
-		    other ? "" : "; it applies only when that uid (you) runs it");
+		    other ? "" : "; not when that uid (you) runs it");
 	}
 	if (r->setgid) {
 		bool other = st.st_gid != getgid();
 		r->secure |= other;
 		add(r, other ? LV_NO : LV_PARTLY,
-		    "setgid (group gid %u): secure mode for callers outside that group, LD_PRELOAD "
-		    "ignored%s", r->owner_gid, other ? "" : "; it applies for your group");
+		    "setgid (group gid %u): the kernel sets AT_SECURE for any caller whose real gid "
+		    "is another (membership as a supplementary group is not enough) and the loader "
+		    "then ignores LD_PRELOAD%s", r->owner_gid,
+		    other ? "" : "; not for your real gid");
 	}
 	if (r->has_caps) {
-		bool other = getuid() != 0;
+		uint64_t inh = (uint64_t)inh_hi << 32 | inh_lo;
+		uint64_t gained = (r->caps_permitted & own_caps("CapBnd:")) | (inh & own_caps("CapInh:"));
+		bool eff = magic & VFS_CAP_FLAGS_EFFECTIVE;
+		bool other = getuid() != 0 && (eff || (gained & ~own_caps("CapPrm:")));
 		r->secure |= other;
 		add(r, other ? LV_NO : LV_PARTLY,
-		    "file capabilities (security.capability, permitted 0x%llx): secure mode, the "
-		    "loader ignores LD_PRELOAD%s", (unsigned long long)r->caps_permitted,
-		    other ? "" : " for every caller but root");
+		    "file capabilities (security.capability, permitted 0x%llx%s): the kernel sets "
+		    "AT_SECURE for %s, and the loader then ignores LD_PRELOAD%s; they also clear the "
+		    "ambient set at exec. For leases%s, remove them (setcap -r) and grant what the "
+		    "program needs as ambient capabilities, CAP_LEASE included (systemd "
+		    "AmbientCapabilities= with User=, or setpriv --inh-caps +lease --ambient-caps +lease)",
+		    (unsigned long long)r->caps_permitted, eff ? ", effective bit set" : "",
+		    eff ? "every caller but root" : "a caller other than root whom they give new capabilities",
+		    other ? "" : getuid() ? " (they give you none: not for you)" : " (you are root: not for you)",
+		    (r->caps_permitted | inh) & CAP_LEASE_BIT ? " (cap_lease there does not help)" : "");
 	}
 }
 
@@ -187,6 +234,25 @@ static void classify_kind(struct report *r)
 		add(r, LV_NO, "statically linked (%s, no PT_INTERP): no dynamic loader runs, so "
 			      "LD_PRELOAD has no effect", r->kind);
 	}
+}
+
+/* mmap_path — who imports mmap, and what the shim does with writes from a file mapping. */
+static void mmap_path(struct report *r, uint64_t writes)
+{
+	char a[512], b[512], who[512] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < r->n && used < sizeof who; i++) {
+		const struct zc_inspect_obj *o = &r->objs[i];
+		if ((o->imports & ZC_IO_MAP_MASK) && !is_libc(o->name) && !is_loader(o->name))
+			used += (size_t)snprintf(who + used, sizeof who - used, "%s%s",
+						 used ? ", " : "", i ? o->name : "the executable");
+	}
+	add(r, LV_OK, "imports %s (%s) and %s: it may send files from memory mappings (Apache's "
+		      "default EnableMMAP On path: mmap read-only, then writev); the shim turns a "
+		      "write whose range lies in a read-only file-backed mapping into sendfile from "
+		      "that file at the mapping's offset, under the same lease rules as reads",
+	    names(r->all_imports & ZC_IO_MAP_MASK, a, sizeof a), who, names(writes, b, sizeof b));
 }
 
 /* judge_imports — I/O names across the closure, stdio-only data paths, runtime hints. */
@@ -219,6 +285,9 @@ static void judge_imports(struct report *r)
 	}
 	r->all_imports = exe->imports | lib_imports;
 	uint64_t rd = r->all_imports & ZC_IO_READ_MASK, wr = r->all_imports & ZC_IO_WRITE_MASK;
+	uint64_t mw = r->all_imports & ZC_IO_MAPPED_WRITE_MASK;
+
+	r->mmap_path = (r->all_imports & ZC_IO_MAP_MASK) && mw;
 
 	if (go) {
 		r->runtime = "go";
@@ -245,6 +314,10 @@ static void judge_imports(struct report *r)
 	if (!rd && !wr) {
 		add(r, LV_NO, "neither it nor its libraries import any read or write function "
 			      "the shim wraps: nothing to rewrite");
+	} else if (!rd && r->mmap_path) {
+		add(r, LV_OK, "imports no read function the shim wraps, only the write side (%s): "
+			      "what it can rewrite is writes from file mappings (below)",
+		    names(wr, a, sizeof a));
 	} else if (!rd || !wr) {
 		add(r, LV_PARTLY, "imports only the %s side (%s): no read()+write() loop to pair "
 				  "within the interposable names", rd ? "read" : "write",
@@ -255,6 +328,8 @@ static void judge_imports(struct report *r)
 		    names(wr, b, sizeof b), own ? "the executable itself" : "via ",
 		    own && *libs ? "; also " : "", libs);
 	}
+	if (r->mmap_path)
+		mmap_path(r, mw);
 	if (exe->stdio) {
 		zc_inspect_stdio_names(exe->stdio, a, sizeof a);
 		if (!(exe->imports & ZC_IO_READ_MASK))
@@ -279,6 +354,18 @@ static void judge_imports(struct report *r)
 	if (used)
 		add(r, LV_OK, "already imports %s: those transfers are zero-copy already; the shim "
 			      "targets the remaining read/write loops", libs);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->objs[i].changes_uid && !is_libc(r->objs[i].name) && !is_loader(r->objs[i].name)) {
+			r->changes_uid = true;
+			add(r, LV_OK, "can change its user id (setuid, seteuid, setreuid or setresuid imported by %s): "
+				      "once it has dropped root it gets leases only on files its new user "
+				      "owns, and under lease = require other files are not rewritten. A root "
+				      "master whose workers drop privileges keeps CAP_LEASE alone across the "
+				      "drop with keep_cap_lease = on (zcshim run --keep-cap-lease); a service "
+				      "started as its user gets them on other users' files with " AMBIENT_HINT,
+			    i ? r->objs[i].name : "the executable");
+			break;
+		}
 	for (size_t i = 0; i < r->n; i++)
 		if (r->objs[i].uses_dlopen) {
 			add(r, LV_OK, "%s loads code at run time with dlopen (modules, plugins; "
@@ -373,6 +460,8 @@ static void print_json(const struct report *r)
 	putchar(']');
 	printf(",\n  \"all_imports\": ");
 	json_names(r->all_imports);
+	printf(",\n  \"mmap_path\": %s,\n  \"changes_uid\": %s",
+	       r->mmap_path ? "true" : "false", r->changes_uid ? "true" : "false");
 	printf(",\n  \"already_zero_copy\": ");
 	json_names(r->all_imports & ZC_IO_ZEROCOPY_MASK);
 	printf(",\n  \"libc\": ");

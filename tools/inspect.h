@@ -21,6 +21,7 @@ enum zc_inspect_kind { ZC_IO_K_READ, ZC_IO_K_WRITE, ZC_IO_K_ZEROCOPY, ZC_IO_K_SE
 #define ZC_IO_KEEP_EXEC(X, n)
 #define ZC_IO_KEEP_MEM(X, n)
 #define ZC_IO_KEEP_SIG(X, n)
+#define ZC_IO_KEEP_CRED(X, n)
 #define ZC_IO_F(name, ret, params, kind) ZC_IO_KEEP_##kind(ZC_IO_X, name)
 #define ZC_IO_A(name, target, kind) ZC_IO_KEEP_##kind(ZC_IO_X, name)
 #define ZC_IO_NAMES ZC_EXPORTS(ZC_IO_F, ZC_IO_A) /* expands ZC_IO_X(name, kind), defined by the user */
@@ -36,6 +37,9 @@ uint64_t zc_inspect_mask(enum zc_inspect_kind kind);
 #define ZC_IO_READ_MASK zc_inspect_mask(ZC_IO_K_READ)
 #define ZC_IO_WRITE_MASK zc_inspect_mask(ZC_IO_K_WRITE)
 #define ZC_IO_ZEROCOPY_MASK zc_inspect_mask(ZC_IO_K_ZEROCOPY)
+#define ZC_IO_MAP_MASK zc_inspect_mask(ZC_IO_K_MAP)
+/* The writes the shim turns into sendfile when their range lies in a read-only file mapping. */
+#define ZC_IO_MAPPED_WRITE_MASK (ZC_IO_BIT(write) | ZC_IO_BIT(writev) | ZC_IO_BIT(send) | ZC_IO_BIT(sendmsg))
 
 extern const char *const zc_inspect_io_names[ZC_IO_COUNT];
 
@@ -60,6 +64,7 @@ struct zc_inspect_obj {
 	uint64_t imports;  /* undefined dynamic symbols among zc_inspect_io_names */
 	uint32_t stdio;    /* undefined stdio data-path functions (bits of an internal table) */
 	bool uses_dlopen;  /* imports dlopen or dlmopen */
+	bool changes_uid;  /* imports setuid, seteuid, setreuid or setresuid (a server dropping root) */
 	bool embeds_python; /* defines Py_Initialize / Py_BytesMain */
 	bool go_buildinfo; /* .go.buildinfo section */
 	bool go_other;     /* .gopclntab / .note.go.buildid section or runtime.* symbols */

@@ -118,6 +118,9 @@ static void classify_symbol(struct zc_inspect_obj *o, const char *name, bool und
 		}
 	if (!strcmp(name, "dlopen") || !strcmp(name, "dlmopen"))
 		o->uses_dlopen = true;
+	if (!strcmp(name, "setuid") || !strcmp(name, "seteuid") || !strcmp(name, "setreuid") ||
+	    !strcmp(name, "setresuid"))
+		o->changes_uid = true;
 }
 
 /* scan_symbols — walks a SHT_DYNSYM or SHT_SYMTAB section. */

@@ -17,6 +17,8 @@ IO_NAMES=$WRAPPED_IO # replaced below by the names inspect reports, once read fr
 insp() { out=$("$ZC_BIN" inspect "$@" 2>"$ZC_TMP/stderr"); rc=$?; err=$(cat "$ZC_TMP/stderr"); }
 # has TEXT : the last stdout or stderr contains TEXT
 has() { grep -qF -- "$1" <<<"$out$err"; }
+# not_has TEXT : neither contains TEXT
+not_has() { ! has "$1"; }
 # json_ok : the last stdout is valid JSON per python3 -m json.tool
 json_ok() { "$PY" -m json.tool >/dev/null <<<"$out"; }
 # jq_py EXPR : evaluates a Python expression on the JSON output bound to j (prints the result)
@@ -97,6 +99,23 @@ cat > "$T/uselib.c" <<'C'
 int cp_copy(int in, int out);
 int main(void) { return cp_copy(0, 1) != 0; }
 C
+# libmapsend.so maps a file and writev's it (Apache's libapr does the same): the mmap finding
+# must come through DT_NEEDED for a program that imports neither name itself.
+cat > "$T/libmapsend.c" <<'C'
+#include <sys/mman.h>
+#include <sys/uio.h>
+int ms_send(int in, int out, size_t len)
+{
+	void *m = mmap(0, len, PROT_READ, MAP_SHARED, in, 0);
+	struct iovec iov = { m, len };
+	return m == MAP_FAILED ? -1 : (int)writev(out, &iov, 1);
+}
+C
+cat > "$T/usemapsend.c" <<'C'
+#include <stddef.h>
+int ms_send(int in, int out, size_t len);
+int main(void) { return ms_send(0, 1, 4096) < 0; }
+C
 mkdir -p "$T/lib" "$T/bin"
 build() { local o=$1; shift; cc "$@" -o "$T/$o" 2>"$T/$o.err" || { fail "build-$o" "$(head -3 "$T/$o.err")"; return 1; }; }
 build copier "$T/copier.c" -O0
@@ -108,6 +127,8 @@ build lib/libcp.so "$T/libcp.c" -shared -fPIC
 build bin/runpath "$T/uselib.c" -L"$T/lib" -lcp -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'
 build bin/rpath "$T/uselib.c" -L"$T/lib" -lcp -Wl,--disable-new-dtags,-rpath,'$ORIGIN/../lib'
 build bin/norpath "$T/uselib.c" -L"$T/lib" -lcp
+build lib/libmapsend.so "$T/libmapsend.c" -shared -fPIC
+build bin/mapsend "$T/usemapsend.c" -L"$T/lib" -lmapsend -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'
 cc -c "$T/copier.c" -o "$T/copier.o"
 
 # ---- the tool's name list equals the data-path names the shim wraps -------------------------
@@ -144,6 +165,46 @@ check copier-libc-listed grep -q 'libc.so.6 .*/libc.so.6 \[ld.so.cache\]' <<<"$o
 insp --json "$T/copier"
 check copier-json-parses json_ok
 check copier-json-fields [ "$(jq_py "j['verdict'], j['exit_status'], j['kind'], j['imports']")" = "can accelerate 0 dynamic ['read', 'write']" ]
+check copier-no-mmap-path [ "$(jq_py "j['mmap_path']")" = False ]
+insp "$T/copier"
+check copier-no-mmap-line not_has "memory mappings"
+
+# ---- the mmap path: mmap + writev, as Apache sends with EnableMMAP On ---------------------
+MMAP_LINE="it may send files from memory mappings (Apache's default EnableMMAP On path: mmap read-only, then writev)"
+MM=$ZC_PROGS/inspect_mmap
+if [ -x "$MM" ]; then
+	# the program really sends a file from a mapping, with no read of its own
+	make_file "$T/mm.bin" 5000000
+	"$MM" "$T/mm.bin" 'HTTP/1.1 200 OK' >"$T/mm.out"
+	check mmap-prog-sends-the-file cmp -s <(printf 'HTTP/1.1 200 OK'; cat "$T/mm.bin") "$T/mm.out"
+	check mmap-prog-imports-mmap-writev-only [ "$(nm_io "$MM")" = "mmap writev " ]
+	insp "$MM"
+	check mmap-line has "imports mmap (the executable) and writev: $MMAP_LINE"
+	check mmap-line-says-sendfile has "the shim turns a write whose range lies in a read-only file-backed mapping into sendfile from that file at the mapping's offset, under the same lease rules as reads"
+	check mmap-no-read-still-accelerates [ "$rc" -eq 0 ]
+	check mmap-write-side-explained has "only the write side (writev): what it can rewrite is writes from file mappings"
+	insp --json "$MM"
+	check mmap-json [ "$(jq_py "j['mmap_path'], j['verdict']")" = "True can accelerate" ]
+else
+	fail mmap-prog "$MM not built (make B=... builds tests/progs/inspect_mmap.c)"
+fi
+insp "$T/bin/mapsend"
+check mmap-via-needed-library has "imports mmap (libmapsend.so) and writev: $MMAP_LINE"
+check mmap-via-needed-library-exe-imports-none grep -Eq '^  imports: +-$' <<<"$out"
+insp "$T/stdio"
+check stdio-no-mmap-line not_has "memory mappings"
+# Debian's apache2 (EnableMMAP On by default): mmap and writev live in libapr-1.so.0, not in apache2
+if [ -x /usr/sbin/apache2 ]; then
+	insp /usr/sbin/apache2
+	check apache2-mmap-line has "$MMAP_LINE"
+	check apache2-mmap-via-libapr grep -Eq '^  \+ imports mmap[^(]* \([^)]*libapr-1\.so' <<<"$out"
+	check apache2-keep-cap-lease-hint has "keep_cap_lease = on (zcshim run --keep-cap-lease)"
+	check apache2-no-setcap-advice not_has "setcap cap_"
+	insp --json /usr/sbin/apache2
+	check apache2-json [ "$(jq_py "j['mmap_path'], j['changes_uid'], 'mmap' in j['imports']")" = "True True False" ]
+else
+	skip apache2 "/usr/sbin/apache2 is not installed (tools/install-deps.sh does not install it)"
+fi
 
 # ---- static: no loader, no LD_PRELOAD --------------------------------------------------
 if [ -x "$T/copier-static" ]; then
@@ -163,6 +224,7 @@ else
 fi
 check setuid-reason has "setuid (owner uid"
 check setuid-mentions-ld-preload has "ignores LD_PRELOAD"
+check setuid-at-secure has "the kernel sets AT_SECURE for any other user"
 if [ "$(id -u)" -eq 0 ]; then
 	cp "$T/copier" "$T/copier-suid-nobody"; chown nobody "$T/copier-suid-nobody"
 	chmod u+s "$T/copier-suid-nobody"
@@ -177,11 +239,58 @@ if [ "$(id -u)" -eq 0 ]; then
 			check caps-json [ "$(jq_py "j['capabilities']")" = 0x400 ]
 			insp "$T/copier-cap"
 			check caps-reason has "file capabilities (security.capability"
+			check caps-at-secure has "the kernel sets AT_SECURE for every caller but root, and the loader then ignores LD_PRELOAD (you are root: not for you)"
+			check caps-ambient-cleared has "they also clear the ambient set at exec"
+			check caps-no-setcap-advice not_has "setcap cap_"
+			# what the old advice produced: cap_lease in the file's capabilities
+			cp "$T/copier" "$T/copier-caplease"; setcap cap_lease+ep "$T/copier-caplease"
+			insp "$T/copier-caplease"
+			check caplease-does-not-help has "For leases (cap_lease there does not help), remove them (setcap -r) and grant what the program needs as ambient capabilities, CAP_LEASE included (systemd AmbientCapabilities= with User=, or setpriv --inh-caps +lease --ambient-caps +lease)"
+			check caplease-no-setcap-advice not_has "setcap cap_"
+			cp "$T/copier" "$T/copier-capinh"; setcap cap_lease+i "$T/copier-capinh"
+			# judged for a caller other than root: the tool and the binaries where nobody can read them
+			if command -v setpriv >/dev/null; then
+				chmod 711 "$T"; mkdir -p "$T/pub"; chmod 755 "$T/pub"
+				cp "$ZC_BIN" "$T/copier-caplease" "$T/copier-capinh" "$T/copier" "$T/pub/"
+				setcap cap_lease+ep "$T/pub/copier-caplease"; setcap cap_lease+i "$T/pub/copier-capinh"
+				cp "$T/copier" "$T/pub/copier-sgid"; chgrp 4 "$T/pub/copier-sgid"; chmod 2755 "$T/pub/copier-sgid"
+				# as_nobody GID GROUPS [SETPRIV-OPTS...] -- BIN : inspect --json as uid 65534 with real
+				# gid GID and supplementary GROUPS ("" for none), into $out and $rc
+				as_nobody() {
+					local o=(--reuid 65534 --regid "$1")
+					if [ -n "$2" ]; then o+=(--groups "$2"); else o+=(--clear-groups); fi
+					shift 2
+					while [ "$1" != -- ]; do o+=("$1"); shift; done
+					out=$(setpriv "${o[@]}" "$T/pub/zcshim" inspect --json "$2" 2>"$ZC_TMP/stderr"); rc=$?
+					[ -n "$out" ] || echo "  setpriv ${o[*]}: $(cat "$ZC_TMP/stderr")"
+				}
+				# the measured fact (KERNEL-FACTS.md): AT_SECURE for a non-root start, no LD_PRELOAD
+				as_nobody 65534 "" -- "$T/pub/copier-caplease"
+				check caplease-nobody-secure [ "$rc:$(jq_py "j['secure_mode'], j['verdict']")" = "3:True no" ]
+				check caplease-nobody-at-secure [ "$(jq_py "any('AT_SECURE for every caller but root' in x['text'] and x['level'] == 'no' for x in j['reasons'])")" = True ]
+				# inheritable only: no new capability for a caller whose inheritable set lacks it
+				as_nobody 65534 "" -- "$T/pub/copier-capinh"
+				check capinh-nobody-not-secure [ "$(jq_py "j['secure_mode']")" = False ]
+				as_nobody 65534 "" --inh-caps +lease -- "$T/pub/copier-capinh"
+				check capinh-nobody-with-inheritable-secure [ "$rc:$(jq_py "j['secure_mode']")" = 3:True ]
+				# setgid: the real gid decides; a supplementary group does not avoid AT_SECURE
+				as_nobody 4 "" -- "$T/pub/copier-sgid"
+				check setgid-real-gid-not-secure [ "$(jq_py "j['setgid'], j['secure_mode']")" = "True False" ]
+				as_nobody 65534 4 -- "$T/pub/copier-sgid"
+				check setgid-supplementary-secure [ "$rc:$(jq_py "j['secure_mode']")" = 3:True ]
+				check setgid-says-real-gid [ "$(jq_py "any('whose real gid is another' in x['text'] for x in j['reasons'])")" = True ]
+			else
+				skip caps-nobody "setpriv (util-linux) is missing"
+			fi
 		else
 			skip caps "the filesystem of $T takes no security.capability attribute"
 		fi
 	fi
 fi
+# the wrong advice is nowhere, not even in the help
+insp --help
+check help-no-setcap-advice not_has "setcap cap_"
+check help-mentions-mmap-path has "(Apache's EnableMMAP path)"
 
 # ---- stdio-only data path ---------------------------------------------------------------
 insp "$T/stdio"
