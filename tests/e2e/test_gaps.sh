@@ -142,8 +142,8 @@ sigpipe_case() {
 
 # ---- one socket written by two threads in turns ------------------------------------------------
 # Each thread reads its next chunk, then waits for its turn; the peer must get A0 B0 A1 B1 ...
-# The shim never splits a multi-writer socket's write into several calls: those writes pass through.
-# Both threads have written the socket (A0, B0: probation) before A1, so A1 must pass through too.
+# The shim never splits a multi-writer socket's write into several calls; a write of file data alone
+# stays one kernel call (as atomic as the original) and may be rewritten: the order must hold.
 case_shared_socket() {
 	local v d i
 	begin one_socket_two_threads
@@ -171,8 +171,7 @@ PY
 		wait "$rpid"
 	done
 	same_out shared "$T/shared.expected"
-	need "fb_multi_writer $(st shared fb_multi_writer), want >= 1" ge "$(st shared fb_multi_writer)" 1
-	need "rw_sendfile_bytes $(st shared rw_sendfile_bytes), want 0 (never split)" eq "$(st shared rw_sendfile_bytes)" 0
+	need "rw_sendfile_bytes $(st shared rw_sendfile_bytes), want > 0 (one call per write, in turns)" ge "$(st shared rw_sendfile_bytes)" 1
 	end
 }
 
