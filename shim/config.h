@@ -27,6 +27,7 @@ struct zc_config {
 	char stats_file[256]; /* "%p" becomes the pid */
 	int inherit;        /* keep the shim in LD_PRELOAD of exec'd programs */
 	int lease_signal;
+	int keep_cap_lease; /* a root process keeps CAP_LEASE alone across its own setuid (interpose_cred.c) */
 	int origin[ZC_CONFIG_MAX_KEYS]; /* ZC_ORIGIN_* per key, parallel to zc_config_keys */
 };
 

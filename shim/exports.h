@@ -7,8 +7,9 @@
  * A(name, target, kind): the same code exported under a second libc name (an alias of target).
  * kind: READ (the kernel fills a buffer), WRITE (a buffer goes out), ZEROCOPY (no user buffer),
  * SEEK, MAP (mmap: new memory), MEM (memory given back or changed), FD (descriptor life cycle),
- * EXEC (a new program image or child), SIG (SIGPIPE's disposition, watched, never changed). READ, WRITE, ZEROCOPY, SEEK and MAP are data paths: the
- * names `zcshim inspect` reports.
+ * EXEC (a new program image or child), SIG (SIGPIPE's disposition, watched, never changed), CRED
+ * (a change of user id: keep_cap_lease, interpose_cred.c). READ, WRITE, ZEROCOPY, SEEK and MAP are
+ * data paths: the names `zcshim inspect` reports.
  *
  * Completeness: every public name of glibc 2.36 (`nm -D --defined-only libc.so.6`) that moves
  * data between a descriptor and a user buffer is here. Left out, on purpose: aio_read/aio_write
@@ -101,6 +102,10 @@
 	A(ssignal, signal, SIG)                                                                       \
 	F(sysv_signal, sighandler_t, (int, sighandler_t), SIG)                                        \
 	A(__sysv_signal, sysv_signal, SIG)                                                            \
-	F(sigset, sighandler_t, (int, sighandler_t), SIG)
+	F(sigset, sighandler_t, (int, sighandler_t), SIG)                                             \
+	F(setuid, int, (uid_t), CRED)                                                                 \
+	F(seteuid, int, (uid_t), CRED)                                                                \
+	F(setreuid, int, (uid_t, uid_t), CRED)                                                        \
+	F(setresuid, int, (uid_t, uid_t, uid_t), CRED)
 
 #endif

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 static const char run_usage[] =
-	"usage: zcshim run [--mode off|eager] [--stats FILE] [--lease require|prefer|off] [--quiet] -- CMD [ARGS...]\n";
+	"usage: zcshim run [--mode off|eager] [--stats FILE] [--lease require|prefer|off] [--keep-cap-lease] [--quiet]\n"
+	"                  -- CMD [ARGS...]\n";
 
 static pid_t child_pid;
 
@@ -93,6 +94,11 @@ static void summary(const uint64_t *s, int procs)
 	fprintf(stderr, "  leases: granted %lu, denied %lu, busy %lu (a writer had the file open), broken %lu\n",
 		(unsigned long)s[ZC_lease_granted], (unsigned long)s[ZC_lease_denied], (unsigned long)s[ZC_lease_busy],
 		(unsigned long)s[ZC_lease_broken]);
+	if (s[ZC_cap_lease_kept] || s[ZC_cap_lease_failed])
+		fprintf(stderr, "  CAP_LEASE kept alone across %lu changes of user id (not kept: %lu); other threads that "
+				"lost every capability then: %lu\n",
+			(unsigned long)s[ZC_cap_lease_kept], (unsigned long)s[ZC_cap_lease_failed],
+			(unsigned long)s[ZC_cap_lease_threads_lost]);
 	fprintf(stderr, "  why writes were not rewritten:");
 	int any = 0;
 	for (int i = 0; i < ZC_NCOUNTERS; i++)
@@ -127,15 +133,16 @@ static int write_json(const char *path, const uint64_t *s, int procs)
 int zc_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {{"mode", 1, 0, 'm'}, {"stats", 1, 0, 's'}, {"lease", 1, 0, 'l'},
-					     {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+					     {"keep-cap-lease", 0, 0, 'k'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	const char *stats_out = NULL;
 	int quiet = 0, c;
 	char lib[PATH_MAX], dir[] = "/tmp/zcshim-run.XXXXXX", tmpl[PATH_MAX];
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+m:s:l:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:s:l:kqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': setenv("ZCSHIM_MODE", optarg, 1); break;
 		case 'l': setenv("ZCSHIM_LEASE", optarg, 1); break;
+		case 'k': setenv("ZCSHIM_KEEP_CAP_LEASE", "on", 1); break;
 		case 's': stats_out = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(run_usage, stdout); return 0;

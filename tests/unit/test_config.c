@@ -195,7 +195,7 @@ static const char *const documented[][2] = {
 	{"min_bytes_file", "65536"}, {"unix_sockets", "off"},   {"lease", "require"},
 	{"log_level", "warn"},     {"log_file", ""},            {"stats_file", ""},
 	{"inherit", "on"},         {"stack_buffers", "off"},    {"guard_min_bytes", "65536"},
-	{"defer_min_bytes", "65536"},
+	{"defer_min_bytes", "65536"}, {"keep_cap_lease", "off"},
 };
 
 Test(config, every_key_parses_its_default_text)
@@ -267,13 +267,13 @@ Test(config, byte_counts_accept_plain_and_suffixed_values)
 
 Test(config, booleans_accept_on_off_and_synonyms)
 {
-	static const char *const keys[] = {"unix_sockets", "inherit", "stack_buffers"};
+	static const char *const keys[] = {"unix_sockets", "inherit", "stack_buffers", "keep_cap_lease"};
 	static const char *const on[] = {"on", "yes", "true", "1", "ON", "Yes", "TRUE"};
 	static const char *const off[] = {"off", "no", "false", "0", "OFF", "No", "False"};
 	struct zc_config c;
 	zc_config_defaults(&c);
-	int *field[] = {&c.unix_sockets, &c.inherit, &c.stack_buffers};
-	for (int k = 0; k < 3; k++)
+	int *field[] = {&c.unix_sockets, &c.inherit, &c.stack_buffers, &c.keep_cap_lease};
+	for (int k = 0; k < 4; k++)
 		for (size_t j = 0; j < sizeof on / sizeof on[0]; j++) {
 			set_ok(&c, keys[k], off[j], "off");
 			cr_assert_eq(*field[k], 0);
