@@ -62,6 +62,7 @@ __attribute__((constructor)) static void zc_init(void)
 	load_config();
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
 	zc_lease_on_break(zc_detect_drop_fd); /* a broken lease ends the file's records */
+	zc_lease_on_tick(zc_map_expire);      /* mapped files' idle descriptors go after a while */
 	if (zc_cfg.mode != ZC_MODE_OFF || zc_cfg.stats_file[0]) zc_stats_publish();
 	/* a read smaller than every destination's threshold can never be rewritten: no record */
 	long m = zc_policy_min_bytes(ZC_FD_TCP), p = zc_policy_min_bytes(ZC_FD_PIPE), f = zc_policy_min_bytes(ZC_FD_FILE);

@@ -19,6 +19,7 @@ static pid_t lease_tid;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready_flag;
 static void (*on_break)(int fd); /* set once in the constructor */
+static int (*on_tick)(void);      /* idle work of another layer (mapping.c); returns "tick again" */
 static int untrusted;             /* a child whose descriptor table was lost at fork */
 
 /* A leased source the program closed while data sent from it was still queued: our duplicate keeps
@@ -36,6 +37,23 @@ static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
 void zc_lease_on_break(void (*fn)(int fd))
 {
 	on_break = fn;
+}
+
+void zc_lease_on_tick(int (*fn)(void))
+{
+	on_tick = fn;
+}
+
+static int ticking; /* on_tick asked for another tick */
+
+/* zc_lease_wake — the lease thread ticks (every 5 ms) until on_tick says there is nothing left;
+ * 0: there is no lease thread in this process (nothing will tick). */
+int zc_lease_wake(void)
+{
+	pid_t t = __atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE);
+	if (!t || !__atomic_load_n(&ready_flag, __ATOMIC_ACQUIRE)) return 0;
+	if (!__atomic_exchange_n(&ticking, 1, __ATOMIC_ACQ_REL)) syscall(SYS_tgkill, zc_raw_getpid(), t, zc_cfg.lease_signal);
+	return 1;
 }
 
 /* sleep_ms — nanosleep without touching the program's signal state. */
@@ -62,18 +80,24 @@ static int any_queued(const int *dsts)
 	return 0;
 }
 
-/* break_deadline_ms — release a little before the kernel's lease-break time runs out. */
+/* break_deadline_ms — release a little before the kernel's lease-break time runs out. Read once per
+ * process (and again after fork): the keepers ask every 5 ms, an open+read+close each time cost a
+ * server as much CPU as the transfers it saved. */
+static long deadline_cache;
 static long break_deadline_ms(void)
 {
-	long break_ms = 45000;
+	long break_ms = 45000, d = __atomic_load_n(&deadline_cache, __ATOMIC_RELAXED);
 	char txt[32];
+	if (d) return d;
 	int bf = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/lease-break-time", O_RDONLY | O_CLOEXEC);
 	if (bf >= 0) {
 		ssize_t n = zc_raw_read(bf, txt, sizeof txt - 1);
 		zc_raw_close(bf);
 		if (n > 0) txt[n] = 0, break_ms = atol(txt) * 1000;
 	}
-	return break_ms > 2000 ? break_ms - 1000 : break_ms / 2;
+	d = break_ms > 2000 ? break_ms - 1000 : break_ms / 2;
+	__atomic_store_n(&deadline_cache, d, __ATOMIC_RELAXED);
+	return d;
 }
 
 /* undo — gives back what zc_lease_prepare set up: the lease, its signal, its owner. */
@@ -150,7 +174,8 @@ static void *lease_thread(void *arg)
 		siginfo_t si;
 		struct timespec tick = {0, 5 * 1000000L}; /* kept leases are looked at every 5 ms */
 		int kept = __atomic_load_n(&nkeepers, __ATOMIC_RELAXED);
-		int sig = kept ? sigtimedwait(&mine, &si, &tick) : sigwaitinfo(&mine, &si);
+		int tickle = __atomic_load_n(&ticking, __ATOMIC_ACQUIRE);
+		int sig = kept || tickle ? sigtimedwait(&mine, &si, &tick) : sigwaitinfo(&mine, &si);
 		/* a break comes from the kernel (si_code POLL_MSG > 0); our own wake-up, or anyone's kill, does not */
 		if (sig == zc_cfg.lease_signal && si.si_code > 0) handle_break(si.si_fd);
 		if (kept) {
@@ -159,6 +184,10 @@ static void *lease_thread(void *arg)
 				if (keepers[k].fd >= 0) keepers[k].waited_ms += 5;
 			pthread_mutex_unlock(&keep_lock);
 			service_keepers(0);
+		}
+		if (tickle && on_tick) {
+			__atomic_store_n(&ticking, 0, __ATOMIC_RELEASE);
+			if (on_tick()) __atomic_store_n(&ticking, 1, __ATOMIC_RELEASE);
 		}
 	}
 	return NULL;
@@ -289,6 +318,8 @@ void zc_lease_atfork_child(int torn)
 {
 	once = (pthread_once_t)PTHREAD_ONCE_INIT;
 	lease_tid = 0;
+	deadline_cache = 0;
+	ticking = 0;
 	ready_flag = 0;
 	untrusted = torn;
 	/* the keepers hold the parent's leases: never released from here; the lock may have been held */

@@ -13,6 +13,10 @@ void zc_lease_hand_over(int fd);
 void zc_lease_closing(int fd);
 /* Who hears of a break (the record table): called from the lease thread with the descriptor. */
 void zc_lease_on_break(void (*fn)(int fd));
+/* Idle work of another layer, done by the lease thread every 5 ms after zc_lease_wake until fn
+ * returns 0 (mapping.c: descriptors of files no mapping names any more). */
+void zc_lease_on_tick(int (*fn)(void));
+int zc_lease_wake(void); /* 0: no lease thread here, nothing will tick */
 /* Before exec and at exit: give every lease back (the signal would reach no thread afterwards). */
 void zc_lease_release_all(void);
 /* In a forked child: leases belong to the parent's thread; torn: the descriptor table was lost. */

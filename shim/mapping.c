@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* The shim's descriptors live in the 64 numbers under the soft limit (state.c): mappings get a
  * share of them, one per mapped file, however many mappings of it there are. */
@@ -34,7 +35,13 @@ struct mfile {
 	ino_t ino;
 	off_t size; /* when opened: with the lease held nobody else can change it */
 	int refs;   /* mappings that name it */
+	long idle_ms; /* refs 0 since then (monotonic ms): kept a while for the file's next mapping */
 };
+
+/* A server maps a file piece after piece (Apache: 4 MiB each, the next often after the last is
+ * gone): a descriptor no mapping names is kept IDLE_MS for the next one, so a file costs one open
+ * and one lease, not one per piece. The lease thread releases it after that (zc_map_expire). */
+#define IDLE_MS 200
 
 struct map {
 	char *lo, *hi; /* [lo, hi): the mapping; lo NULL: a free slot */
@@ -56,6 +63,13 @@ static void lock(void)
 static void unlock(void)
 {
 	__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
+}
+
+static long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
 /* min_len — a mapping smaller than every destination's threshold is never written whole: not followed.
@@ -89,6 +103,36 @@ static int own_open(int fd, dev_t dev, ino_t ino, off_t *size)
 	return zc_high_fd_strict(o);
 }
 
+/* drop_locked — file k's slot is free again; returns its descriptor, for release() outside the lock. */
+static int drop_locked(int k)
+{
+	int fd = files[k].fd;
+	files[k].fd = -1;
+	files[k].idle_ms = 0;
+	return fd;
+}
+
+/* file_put_locked — one mapping less names file k: it becomes idle (*idle set); or, where no lease
+ * thread will come back for it (lease = off), it goes: its descriptor is returned to close. */
+static int file_put_locked(int k, int *idle)
+{
+	if (--files[k].refs > 0) return -1;
+	if (zc_lease_wake()) {
+		files[k].idle_ms = now_ms();
+		*idle = 1;
+		return -1;
+	}
+	return drop_locked(k);
+}
+
+/* release — the shim's descriptor goes: its lease is released once what was sent from it has left. */
+static void release(int fd)
+{
+	zc_lease_closing(fd);
+	zc_fdtab_forget(fd);
+	zc_close_own(fd);
+}
+
 /* file_for — a files[] slot for (dev, ino) with a reference taken: one whose lease still stands,
  * else a new descriptor leased now. -1: none (counted by the caller). */
 static int file_for(int fd, const struct zc_fd_info *i)
@@ -105,12 +149,17 @@ static int file_for(int fd, const struct zc_fd_info *i)
 		/* a broken lease stays broken for that description: a new one is opened instead */
 		if (zc_fdtab_get(files[k].fd, &o) == 0 && o.gen == files[k].gen && o.lease != ZC_LS_BROKEN && o.lease != ZC_LS_INHERITED) {
 			files[k].refs++;
+			files[k].idle_ms = 0;
 			unlock();
 			return k;
 		}
 	}
+	int evict = -1;
+	for (k = 0; k < MAX_FILES && freek < 0; k++)
+		if (files[k].fd >= 0 && !files[k].refs) evict = drop_locked(k), freek = k; /* full: an idle one goes */
 	if (freek >= 0) files[freek].fd = -2, files[freek].refs = 1; /* reserved while we open outside the lock */
 	unlock();
+	if (evict >= 0) release(evict);
 	if (freek < 0) return -1;
 	off_t size = 0;
 	int d = own_open(fd, i->dev, i->ino, &size);
@@ -127,23 +176,6 @@ static int file_for(int fd, const struct zc_fd_info *i)
 	files[freek].fd = -1;
 	unlock();
 	return -1;
-}
-
-/* file_put_locked — one mapping less names file k; returns the descriptor to close, or -1. */
-static int file_put_locked(int k)
-{
-	if (--files[k].refs > 0) return -1;
-	int fd = files[k].fd;
-	files[k].fd = -1;
-	return fd;
-}
-
-/* release — the shim's descriptor goes: its lease is released once what was sent from it has left. */
-static void release(int fd)
-{
-	zc_lease_closing(fd);
-	zc_fdtab_forget(fd);
-	zc_close_own(fd);
 }
 
 void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -166,7 +198,7 @@ void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		maps[s] = (struct map){.lo = addr, .hi = (char *)addr + len, .off = off, .file = k};
 		__atomic_fetch_add(&zc_map_live, 1, __ATOMIC_RELAXED);
 	}
-	int gone = s < MAX_MAPS ? -1 : file_put_locked(k);
+	int idle = 0, gone = s < MAX_MAPS ? -1 : file_put_locked(k, &idle);
 	unlock();
 	if (gone >= 0) release(gone);
 	zc_count(s < MAX_MAPS ? ZC_maps_tracked : ZC_maps_refused, 1);
@@ -175,12 +207,12 @@ void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off
 void zc_map_forget_range(const void *p, size_t n)
 {
 	const char *a = p;
-	int gone[MAX_FILES], ng = 0;
+	int gone[MAX_FILES], ng = 0, idle = 0;
 	lock();
 	for (int s = 0; s < MAX_MAPS; s++) {
 		struct map *m = &maps[s];
 		if (!m->lo || !(a < m->hi && m->lo < a + n)) continue;
-		int fd = file_put_locked(m->file);
+		int fd = file_put_locked(m->file, &idle);
 		if (fd >= 0) gone[ng++] = fd;
 		m->lo = NULL;
 		__atomic_fetch_sub(&zc_map_live, 1, __ATOMIC_RELAXED);
@@ -209,8 +241,28 @@ int zc_map_match(const void *p, size_t n, struct zc_match *out)
 	return found;
 }
 
-/* The lock may have been held by a thread that does not exist in the child. */
+/* zc_map_expire — the lease thread's tick: descriptors idle for IDLE_MS go (their leases released
+ * once what was sent from them has left); returns 1 while some are still idle. */
+int zc_map_expire(void)
+{
+	int gone[MAX_FILES], ng = 0, left = 0;
+	long now = now_ms();
+	lock();
+	for (int k = 0; k < MAX_FILES; k++) {
+		if (files[k].fd < 0 || files[k].refs) continue;
+		if (now - files[k].idle_ms >= IDLE_MS) gone[ng++] = drop_locked(k);
+		else left = 1;
+	}
+	unlock();
+	for (int k = 0; k < ng; k++) release(gone[k]);
+	return left;
+}
+
+/* The lock may have been held by a thread that does not exist in the child; idle descriptors are
+ * the parent's business (their leases are its), the child's copies go. */
 void zc_map_atfork_child(void)
 {
 	lock_word = 0;
+	for (int k = 0; k < MAX_FILES; k++)
+		if (files[k].fd >= 0 && !files[k].refs) zc_fdtab_forget(files[k].fd), zc_close_own(drop_locked(k));
 }

@@ -68,6 +68,9 @@ for c in mprotect munmap; do
 	zero "$c" rw_mapped
 	end
 done
+# the shim keeps an unmapped file's descriptor (and lease) a moment for its next mapping: a writer
+# opening it right after must get through at once (the break is answered), as without the shim
+mapped after rw_mapped lease_broken -- --dest tcp --case after
 mapped fork rw_mapped -- --dest tcp --case fork
 # mapped by the parent, written by a child: the lease is the parent's, the child passes through
 mapped forkmap fb_lease_inherited -- --dest tcp --case forkmap

@@ -6,7 +6,7 @@
  * a forked receiver that copies them to stdout; the transcript (--log) records every call's result.
  *
  *   mapsend --src FILE --log FILE [--dest pipe|tcp] [--piece BYTES] [--private] [--nonblock]
- *           [--bare] [--case plain|pasteof|truncate|modify|mprotect|munmap|fork|forkmap|peerclose|peerclose_sig|threads]
+ *           [--bare] [--case plain|pasteof|truncate|modify|mprotect|munmap|fork|forkmap|peerclose|peerclose_sig|after|threads]
  *
  * pasteof: the mapping runs 3 pages past the end of the file (the kernel's copy stops at the first
  * page with no file behind it). truncate/modify: another process truncates the file to a third or
@@ -16,6 +16,8 @@
  * has reset the connection before the first write, which fails (ECONNRESET) and is tried again
  * (EPIPE: SIGPIPE is ignored); peerclose_sig: the same with SIGPIPE blocked (the transcript says
  * whether it was raised).
+ * after: once every piece is sent and unmapped, another process opens the file for writing (it
+ * must not wait for the shim, which may keep the file open a moment for the next mapping).
  * threads: two threads send the two halves of the file over two connections at once (received
  * into out.h0 and out.h1 in the current directory). */
 #include "transcript.h"
@@ -240,6 +242,15 @@ int main(int argc, char **argv)
 	} else {
 		rc = send_range(out, 0, st.st_size, st.st_size);
 		tlog("sent: %d", rc);
+		if (!strcmp(cas, "after")) { /* every piece unmapped: a writer must not wait for the shim */
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			other_process(0);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			tlog("writer waited under 1 s: %d", ms < 1000);
+			tlog("# writer waited %ld ms", ms);
+		}
 	}
 	if (kid > 0) close(out), waitpid(kid, NULL, 0);
 	sigpending(&pend);
