@@ -234,7 +234,7 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 		zc_count(state == ZC_LS_HELD ? ZC_lease_granted : state == ZC_LS_BUSY ? ZC_lease_busy : ZC_lease_denied, 1);
 		if (state == ZC_LS_DENIED)
 			ZC_LOG_ONCE(ZC_LOG_INFO, "a read lease was denied (errno %d): files without one are not rewritten; "
-				    "grant CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE, or setpriv --ambient-caps +lease), "
+				    "grant CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE, or setpriv --inh-caps +lease --ambient-caps +lease), "
 				    "serve files the process owns, or set lease = prefer", errno);
 	}
 	zc_fdtab_set_lease(fd, gen, state);

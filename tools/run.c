@@ -106,10 +106,12 @@ static void summary(const uint64_t *s, int procs)
 			fprintf(stderr, "%s %s %lu", any++ ? "," : "", zc_counter_names[i] + 3, (unsigned long)s[i]);
 	fprintf(stderr, "%s\n", any ? "" : " (none)");
 	if (s[ZC_lease_denied] && s[ZC_fb_lease_denied])
-		fprintf(stderr, "  hint: read leases were denied, so those files were not rewritten. Give the server\n"
-				"        CAP_LEASE as an ambient capability (systemd AmbientCapabilities=CAP_LEASE with User=,\n"
-				"        or setpriv --ambient-caps +lease; not setcap: the loader would ignore LD_PRELOAD),\n"
-				"        serve files it owns, or run with --lease prefer (no protection against other writers).\n");
+		fprintf(stderr, "  hint: read leases were denied, so those files were not rewritten. Workers that drop\n"
+				"        privileges themselves (nginx, Apache, vsftpd): --keep-cap-lease. A service started as\n"
+				"        its user: CAP_LEASE as an ambient capability (systemd AmbientCapabilities=CAP_LEASE with\n"
+				"        User=, or setpriv --inh-caps +lease --ambient-caps +lease; not setcap: the loader would\n"
+				"        ignore LD_PRELOAD). Or serve files it owns, or --lease prefer (no protection against\n"
+				"        other writers). README: Deployments.\n");
 	if (s[ZC_records_skipped_stack])
 		fprintf(stderr, "  hint: %lu reads went into buffers on the stack, which are not guarded by default;\n"
 				"        see stack_buffers in zcshim.conf before turning it on.\n",
