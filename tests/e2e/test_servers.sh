@@ -248,6 +248,13 @@ else
 	check nginx-root-require-lease-denied test "$(sum lease_denied)" -gt 0
 	check nginx-root-require-fb-lease-denied test "$(sum fb_lease_denied)" -gt 0
 	check nginx-root-require-no-rewrite test "$(sum rw_sendfile_bytes)" -eq 0
+	# ... keep_cap_lease = on: the workers keep CAP_LEASE alone at their setuid, lease granted
+	nginx_run rootkeep require root.bin $PIN ZCSHIM_KEEP_CAP_LEASE=on
+	check_bodies nginx-root-keepcap "$T/rootkeep" 1
+	nginx_log_clean nginx-root-keepcap
+	check nginx-root-keepcap-kept test "$(sum cap_lease_kept)" -gt 0
+	check nginx-root-keepcap-no-lease-denied test "$(sum fb_lease_denied)" -eq 0
+	check nginx-root-keepcap-rewrite-bytes test "$(sum rw_sendfile_bytes)" -ge $((dl_full * (SIZE - MIB)))
 	# ... lease=prefer: rewritten without the lease
 	nginx_run rootpref prefer root.bin $PIN
 	check_bodies nginx-root-prefer "$T/rootpref" 1
