@@ -89,6 +89,8 @@
 			      const posix_spawnattr_t *, char *const[], char *const[]), EXEC)         \
 	F(system, int, (const char *), EXEC)                                                          \
 	F(popen, FILE *, (const char *, const char *), EXEC)                                          \
+	F(_exit, void, (int), EXEC)                                                                   \
+	A(_Exit, _exit, EXEC)                                                                         \
 	F(free, void, (void *), MEM)                                                                  \
 	F(realloc, void *, (void *, size_t), MEM)                                                     \
 	F(munmap, int, (void *, size_t), MEM)                                                         \
@@ -106,6 +108,11 @@
 	F(setuid, int, (uid_t), CRED)                                                                 \
 	F(seteuid, int, (uid_t), CRED)                                                                \
 	F(setreuid, int, (uid_t, uid_t), CRED)                                                        \
-	F(setresuid, int, (uid_t, uid_t, uid_t), CRED)
+	F(setresuid, int, (uid_t, uid_t, uid_t), CRED)                                                \
+	F(chroot, int, (const char *), CRED)                                                          \
+	F(setrlimit, int, (__rlimit_resource_t, const struct rlimit *), CRED)                         \
+	F(setrlimit64, int, (__rlimit_resource_t, const struct rlimit64 *), CRED)                     \
+	F(prlimit, int, (pid_t, enum __rlimit_resource, const struct rlimit *, struct rlimit *), CRED) \
+	F(prlimit64, int, (pid_t, enum __rlimit_resource, const struct rlimit64 *, struct rlimit64 *), CRED)
 
 #endif

@@ -47,15 +47,16 @@ static int uffd = -1, pagemap = -1;
 static int full;       /* kernel accesses wait for our fault thread (not user-mode-only): deferral possible */
 static int want_defer; /* set before first use (zc_guard_enable_defer): register MISSING faults too */
 static int pre_uffd = -1, pre_pagemap = -1; /* opened in a forked child while it was root (see below) */
+static int pre_user_only;                     /* pre_uffd is a user-mode-only one */
 static const char *mechanism = "none (not needed yet)";
 
 /* start — one userfaultfd in async write-protect mode and the pagemap to read it back. */
 static int start(void)
 {
 	/* user-mode-only is all an unprivileged process may have; async faults never need more */
-	int fd = pre_uffd, user_only = 0, pre = fd >= 0;
+	int fd = pre_uffd, user_only = pre_user_only, pre = fd >= 0;
 	if (pre) {
-		pre_uffd = -1; /* made in the child while it was still root (zc_guard_atfork_child) */
+		pre_uffd = -1; /* made in the child while it was still root, or before a chroot */
 		goto opened;
 	}
 	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -178,6 +179,12 @@ int zc_guard_can_defer(void)
 	return ready() && full;
 }
 
+/* zc_guard_prestart — the fault thread now, where reads may be deferred (see zc_lease_prestart). */
+void zc_guard_prestart(void)
+{
+	if (want_defer && zc_guard_can_defer()) zc_fault_start(uffd);
+}
+
 /* zc_guard_defer_open — registered (missing and write-protect), unprotected, then zapped: from now
  * on any touch of the range, by the program or by the kernel for it, waits for the fault thread. */
 int zc_guard_defer_open(void *lo, size_t len)
@@ -269,6 +276,22 @@ const char *zc_guard_mechanism(void)
 	return mechanism;
 }
 
+/* zc_guard_before_chroot — a server that chroots (vsftpd's sessions) has no /proc afterwards: the
+ * userfaultfd and the pagemap are opened now, unless the guard runs already. */
+void zc_guard_before_chroot(void)
+{
+	if (__atomic_load_n(&gstate, __ATOMIC_ACQUIRE) != G_UNKNOWN || pre_uffd >= 0) return;
+	int user_only = 0, fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM) fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY), user_only = 1;
+	int pm = fd < 0 ? -1 : (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		if (fd >= 0) zc_raw_close(fd);
+		return;
+	}
+	pre_user_only = user_only;
+	pre_uffd = zc_high_fd(fd), pre_pagemap = zc_high_fd(pm);
+}
+
 /* zc_guard_atfork_child — the child's pages lost their protection and registration at fork (no
  * UFFD_FEATURE_EVENT_FORK); the descriptors still name the parent's address space. */
 void zc_guard_atfork_child(void)
@@ -287,6 +310,6 @@ void zc_guard_atfork_child(void)
 		int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		int pm = fd < 0 ? -1 : (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 		if (pm < 0 && fd >= 0) zc_raw_close(fd), fd = -1;
-		if (fd >= 0) pre_uffd = zc_high_fd(fd), pre_pagemap = zc_high_fd(pm);
+		if (fd >= 0) pre_uffd = zc_high_fd(fd), pre_pagemap = zc_high_fd(pm), pre_user_only = 0;
 	}
 }

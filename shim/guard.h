@@ -39,4 +39,9 @@ int zc_guard_still_registered(void *lo, size_t len);
 /* In a forked child: the descriptors name the parent's memory; open our own on next use. */
 void zc_guard_atfork_child(void);
 
+/* The fault thread is started now, where reads may be deferred (the program forbids new threads). */
+void zc_guard_prestart(void);
+/* Before the program's chroot: the descriptors the guard needs from /proc are opened now. */
+void zc_guard_before_chroot(void);
+
 #endif

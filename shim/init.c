@@ -22,11 +22,14 @@
 extern char **environ;
 
 
+static pid_t self_pid; /* the process the shim's state belongs to */
+
 /* child — fresh counters, free locks, leases that belong to the parent. */
 static void child(void)
 {
 	zc_tid_cache = 0;
 	zc_pid_cache = 0;
+	self_pid = (pid_t)zc_raw_getpid();
 	int torn = zc_fdtab_atfork_child();
 	zc_detect_atfork_child();
 	zc_map_atfork_child();
@@ -34,6 +37,16 @@ static void child(void)
 	zc_stats_reset();
 	zc_lease_atfork_child(torn);
 	zc_exec_atfork_child();
+}
+
+/* zc_raw_clone_check — a child made by a raw clone system call (vsftpd's sessions) ran no fork
+ * handler and shares its parent's counters, caches and lease thread id: asked where such a child
+ * announces itself (chroot, _exit), it is then treated as a forked child. 1: it was one. */
+int zc_raw_clone_check(void)
+{
+	if ((pid_t)zc_raw_getpid() == self_pid) return 0;
+	child();
+	return 1;
 }
 
 /* open_log — log_file opened once (safely, see zc_log_open_file), moved to a high close-on-exec
@@ -58,6 +71,7 @@ static void load_config(void)
 __attribute__((constructor)) static void zc_init(void)
 {
 	zc_real_resolve();
+	self_pid = (pid_t)zc_raw_getpid();
 	zc_stats_init();
 	load_config();
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);

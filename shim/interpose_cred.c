@@ -38,6 +38,8 @@
  * save and restore errno. */
 #include "interpose.h"
 #include "config.h"
+#include "guard.h"
+#include "lease.h"
 #include "log.h"
 #include "real.h"
 #include "stats.h"
@@ -183,4 +185,64 @@ EXPORT int setreuid(uid_t ruid, uid_t euid)
 EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
 {
 	WRAP(setresuid, euid, (ruid, euid, suid), (SYS_setresuid, ruid, euid, suid));
+}
+
+/* chroot — a server that chroots (vsftpd's sessions) loses /proc, which the guard needs, and maybe
+ * the stats file's directory: both are opened first, while the process can still reach them. */
+EXPORT int chroot(const char *path)
+{
+	if (zc_active()) {
+		int saved = errno;
+		enter();
+		zc_raw_clone_check();
+		zc_guard_before_chroot();
+		zc_stats_before_chroot();
+		leave();
+		errno = saved;
+	}
+	zc_real_chroot_t f = NEXT(chroot);
+	return f ? f(path) : (int)syscall(SYS_chroot, path);
+}
+
+/* before_nproc — a program that lowers RLIMIT_NPROC (vsftpd's sessions set it to 0) can create no
+ * thread afterwards: the shim's lease and fault threads are started first, as they would be at its
+ * first lease and first deferred read. */
+static void before_nproc(int resource, const void *limit, pid_t pid)
+{
+	if (resource != RLIMIT_NPROC || !limit || (pid && pid != zc_raw_getpid()) || !zc_active() || zc_cfg.mode == ZC_MODE_OFF)
+		return;
+	int saved = errno;
+	enter();
+	zc_lease_prestart();
+	zc_guard_prestart();
+	leave();
+	errno = saved;
+}
+
+EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
+{
+	before_nproc((int)resource, limit, 0);
+	zc_real_setrlimit_t f = NEXT(setrlimit);
+	return f ? f(resource, limit) : (int)syscall(SYS_prlimit64, 0, resource, limit, NULL);
+}
+
+EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit)
+{
+	before_nproc((int)resource, limit, 0);
+	zc_real_setrlimit64_t f = NEXT(setrlimit64);
+	return f ? f(resource, limit) : (int)syscall(SYS_prlimit64, 0, resource, limit, NULL);
+}
+
+EXPORT int prlimit(pid_t pid, enum __rlimit_resource resource, const struct rlimit *limit, struct rlimit *old)
+{
+	before_nproc((int)resource, limit, pid);
+	zc_real_prlimit_t f = NEXT(prlimit);
+	return f ? f(pid, resource, limit, old) : (int)syscall(SYS_prlimit64, pid, resource, limit, old);
+}
+
+EXPORT int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64 *limit, struct rlimit64 *old)
+{
+	before_nproc((int)resource, limit, pid);
+	zc_real_prlimit64_t f = NEXT(prlimit64);
+	return f ? f(pid, resource, limit, old) : (int)syscall(SYS_prlimit64, pid, resource, limit, old);
 }

@@ -295,3 +295,22 @@ EXPORT FILE *popen(const char *cmd, const char *mode)
 	if (in) env_leave();
 	return r;
 }
+
+/* _exit — no destructor runs (vsftpd's sessions end this way): leases go back, since a forked child
+ * may keep the file open with nobody left to answer a break, and the counters are written, as at
+ * exit(). Deferred buffers are not filled: nothing runs in this process any more. */
+EXPORT void _exit(int status)
+{
+	if (zc_active()) {
+		enter();
+		zc_raw_clone_check(); /* else a raw clone's child writes its parent's counters as its own */
+		zc_lease_release_all();
+		zc_stats_dump("");
+		leave();
+	}
+	zc_real__exit_t f = zc_real._exit;
+	if (f) f(status);
+	for (;;) syscall(SYS_exit_group, status);
+}
+
+EXPORT void _Exit(int status) __attribute__((alias("_exit")));

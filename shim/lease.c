@@ -215,6 +215,12 @@ static void start(void)
 	__atomic_store_n(&ready_flag, 1, __ATOMIC_RELEASE);
 }
 
+/* zc_lease_prestart — the lease thread now, while one can still be created. */
+void zc_lease_prestart(void)
+{
+	if (zc_cfg.lease != ZC_LEASE_OFF && !untrusted) pthread_once(&once, start);
+}
+
 /* zc_lease_prepare — first read from a source: ask for a read lease routed to our thread. */
 int zc_lease_prepare(int fd, uint64_t gen, int state)
 {

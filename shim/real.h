@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>

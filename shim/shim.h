@@ -30,6 +30,9 @@ void zc_sigpipe_set(int ignored);
 /* zc_on_stack — p lies in the calling thread's own stack. */
 int zc_on_stack(const void *p);
 extern pid_t zc_pid_cache; /* getpid(), asked once (reset in a forked child) */
+/* zc_raw_clone_check — this process is a child made by a raw clone (no fork handlers ran): its
+ * state is reset as a forked child's; 1 if so (init.c). */
+int zc_raw_clone_check(void);
 
 extern __thread pid_t zc_tid_cache;
 /* zc_tid — this thread's id, asked of the kernel once (reset in a forked child). */

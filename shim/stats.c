@@ -56,11 +56,18 @@ void zc_stats_publish(void)
 	published = zc_high_fd(fd);
 }
 
+/* A process that chroots (vsftpd's sessions) cannot reach stats_file afterwards: it is opened before
+ * (zc_stats_before_chroot), holding the counters so far, and rewritten at the end. */
+static int pre_fd = -1;
+static pid_t pre_pid;
+
 /* zc_stats_reset — a forked child counts only its own calls, in a memfd of its own. */
 void zc_stats_reset(void)
 {
 	int had = published >= 0;
 	if (had) zc_close_own(published); /* the parent's, inherited: not ours to publish in */
+	if (pre_fd >= 0) zc_close_own(pre_fd); /* the parent's stats file */
+	pre_fd = -1;
 	published = -1;
 	zc_stats = &stats_local;
 	zc_stats_init();
@@ -97,6 +104,17 @@ static void expand_path(char *out, size_t cap, const char *tmpl)
 	out[n] = 0;
 }
 
+void zc_stats_before_chroot(void)
+{
+	char path[320], buf[8192];
+	if (!zc_cfg.stats_file[0] || (pre_fd >= 0 && pre_pid == (pid_t)zc_raw_getpid())) return;
+	expand_path(path, sizeof path - 16, zc_cfg.stats_file);
+	int len = zc_stats_format_json(buf, sizeof buf), fd = zc_log_open_file(path, 1, 0);
+	if (fd < 0) return;
+	if (len > 0) zc_raw_write(fd, buf, (size_t)len);
+	pre_fd = zc_high_fd(fd), pre_pid = (pid_t)zc_raw_getpid();
+}
+
 /* zc_stats_dump — writes the JSON to stats_file (plus suffix); silent when none is configured. */
 void zc_stats_dump(const char *suffix)
 {
@@ -105,6 +123,13 @@ void zc_stats_dump(const char *suffix)
 	expand_path(path, sizeof path - 16, zc_cfg.stats_file);
 	strcat(path, suffix);
 	int len = zc_stats_format_json(buf, sizeof buf);
+	if (pre_fd >= 0 && !suffix[0] && pre_pid == (pid_t)zc_raw_getpid() && len > 0) {
+		syscall(SYS_ftruncate, pre_fd, 0);
+		syscall(SYS_pwrite64, pre_fd, buf, (size_t)len, 0);
+		zc_close_own(pre_fd);
+		pre_fd = -1;
+		return;
+	}
 	/* never through a link, never blocking on a FIFO, never emptying a file that is not ours */
 	int fd = zc_log_open_file(path, 1, 0);
 	if (fd < 0 || len < 0) {

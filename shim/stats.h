@@ -70,6 +70,8 @@ void zc_stats_init(void);
 void zc_stats_reset(void);                       /* in a child after fork: own counters, own file */
 void zc_stats_publish(void);                     /* maps the counters in a memfd (zcshim stat reads it) */
 int zc_stats_format_json(char *out, size_t cap); /* returns length or -1 */
+/* Before the program's chroot: stats_file is opened now, and rewritten by zc_stats_dump at the end. */
+void zc_stats_before_chroot(void);
 void zc_stats_dump(const char *suffix);          /* writes stats_file (+ suffix), if set */
 
 #endif

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_servers.sh — real, unmodified servers under the shim serving a 64 MiB file to curl:
 # nginx (`sendfile off`, workers drop privileges to nobody), python3 -m http.server, Apache 2.4
-# (Debian's defaults: EnableSendfile Off, EnableMMAP On: mmap + writev) and lighttpd
-# (network-backend "write"). Every download is checked by sha256 against the file, and each server
+# (Debian's defaults: EnableSendfile Off, EnableMMAP On: mmap + writev), vsftpd (use_sendfile=NO,
+# anonymous: chrooted sessions as ftp) and lighttpd (network-backend "write"). Every download is checked by sha256 against the file, and each server
 # is also run without the shim (baseline); the per-process stats files prove the copy loop was
 # rewritten (or, for a file the worker may not lease under lease=require, that it was not, and why).
 # Besides one plain download, each server gets concurrent downloads (nginx: two workers; python:
@@ -120,12 +120,12 @@ check_default_outcome() {
 	fi
 }
 
-# downloads PORT FILE OUT RANGE : the downloads of one run, every one bounded in time. OUT.full:
+# downloads PORT FILE OUT RANGE [SCHEME] : the downloads of one run (http, or ftp), every one bounded in time. OUT.full:
 # the whole file; OUT.range (if RANGE=1): bytes 1000-2000000; OUT.par1..3: three at once, and
 # with them OUT.slow, read at 48 MiB/s so the server's socket buffer fills (EAGAIN, partial
 # writes). Sets $dl_ok (all curls succeeded) and $dl_full (whole-file bodies served).
 downloads() {
-	local url=http://127.0.0.1:$1/$2 out=$3 pids=() p k
+	local url=${5:-http}://127.0.0.1:$1/$2 out=$3 pids=() p k
 	dl_ok=1 dl_full=5
 	curl -sS --fail --max-time 60 -o "$out.full" "$url" || dl_ok=0
 	if [ "$4" = 1 ]; then curl -sS --fail --max-time 60 -r 1000-2000000 -o "$out.range" "$url" || dl_ok=0; fi
@@ -468,6 +468,61 @@ else
 	ap_log_clean apache-root-require
 	check apache-root-require-fb-lease-denied test "$(sum fb_lease_denied)" -gt 0
 	check apache-root-require-no-rewrite test "$(sum rw_mapped_bytes)" -eq 0
+fi
+
+# ---- 2d. vsftpd, use_sendfile=NO, anonymous downloads ------------------------------------------
+# Each session is a process that chroots to anon_root, drops to the ftp user, forbids new processes
+# and threads (RLIMIT_NPROC 0) and ends with _exit: the shim opens what it needs from /proc and the
+# stats file before the chroot, starts its threads before the limit, and writes its counters at
+# _exit. read(file, 64K) + write(socket): deferred reads, sent with sendfile. Root's file, served
+# under lease=require with keep_cap_lease=on (the sessions drop root themselves).
+vf_run() {
+	local name=$1 lease=$2 port d=$T/vf_$1 envs=()
+	shift 2
+	port=$(free_port)
+	mkdir -p "$d" /var/run/vsftpd/empty
+	errlog=$d/vsftpd.log
+	cat >"$d/vsftpd.conf" <<EOF
+listen=YES
+listen_address=127.0.0.1
+listen_port=$port
+background=NO
+anonymous_enable=YES
+local_enable=NO
+write_enable=NO
+anon_root=$W
+no_anon_password=YES
+secure_chroot_dir=/var/run/vsftpd/empty
+use_sendfile=NO
+xferlog_enable=NO
+vsftpd_log_file=$errlog
+EOF
+	stats=$(stats_dir "$name")
+	[ "$lease" != noshim ] && envs=(LD_PRELOAD="$ZC_LIB" ZCSHIM_STATS_FILE="$stats/%p.json" ZCSHIM_LEASE="$lease" "$@")
+	start_bg "$d/stdout" "${envs[@]}" -- vsftpd "$d/vsftpd.conf"
+	local pid=$bg_pid
+	run_ok=1 dl_ok=0
+	if ! wait_port "$port" "$pid"; then
+		run_ok=0
+		echo "  vsftpd $name did not start: $(tail -3 "$d/stdout" 2>/dev/null)"
+	else
+		downloads "$port" root.bin "$T/$name" 1 ftp
+		sleep 0.5 # the sessions end (and write their counters) after curl has its bytes
+	fi
+	stop_bg "$pid" TERM || { run_ok=0; echo "  vsftpd $name did not stop on SIGTERM"; }
+	[ "$lease" != noshim ] && info "vsftpd-$name"
+}
+if ! command -v vsftpd >/dev/null; then
+	fail vsftpd "vsftpd not installed"
+else
+	vf_run vfbase noshim
+	check_bodies vsftpd-baseline "$T/vfbase" 1
+	vf_run vf require ZCSHIM_KEEP_CAP_LEASE=on
+	check_bodies vsftpd "$T/vf" 1
+	check vsftpd-lease-kept test "$(sum cap_lease_kept)" -gt 0
+	check vsftpd-no-lease-denied test "$(sum fb_lease_denied)" -eq 0
+	check vsftpd-reads-deferred test "$(sum deferred_reads)" -gt 0
+	check vsftpd-rewrite-bytes test "$(sum rw_sendfile_bytes)" -ge $((dl_full * (SIZE - MIB)))
 fi
 
 # ---- 3. lighttpd, network-backend "write" ---------------------------------------------------
