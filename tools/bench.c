@@ -52,9 +52,11 @@ static int help(void)
 	       "transfer), MB/s (wall time of the transfer), kernel-share (bytes the shim moved with\n"
 	       "sendfile/splice/copy_file_range over all bytes it saw), medians (min-max) over rounds,\n"
 	       "ratios to plain (CPU, MB/s) and each shim variant's CPU ratio to native.\n"
-	       "Builtin servers and socat are timed by wait4(); persistent servers by /proc samples\n"
-	       "before and after the transfer: schedstat (ns), or clock ticks (10 ms) once a thread\n"
-	       "has exited (python's per-request thread), so use a large --size for python.\n\n"
+	       "Builtin servers and socat are timed by wait4(); persistent servers run in a cgroup v2\n"
+	       "of their own, whose cpu.stat counts exited threads and children exactly (python's\n"
+	       "per-request threads, vsftpd's sessions); without a writable cgroup v2, by /proc\n"
+	       "samples of the server's process tree: schedstat (ns), or clock ticks (10 ms) once a\n"
+	       "thread has exited. Each run's \"cpu_method\" in the JSON says which.\n\n"
 	       "options:\n"
 	       "  --scenarios LIST  comma-separated names, or 'all' (default) or 'builtin'\n"
 	       "  --chunks LIST     chunk sizes of the builtin scenarios (default 4K,16K,64K,256K,1M)\n"
@@ -451,6 +453,8 @@ int zc_cmd_bench(int argc, char **argv)
 		snprintf(skips[nskips++].reason, sizeof(skips[0].reason), "libzcshim.so not built");
 	}
 	fprintf(stderr, "payload: %llu bytes, sha256 %s\n", (unsigned long long)env.size, env.sha);
+	fprintf(stderr, "server CPU of persistent servers: %s\n", zc_bench_cg_init() == 0 ? "cgroup v2 cpu.stat (exact)"
+		: "/proc samples (no writable cgroup v2: exited threads and children in clock ticks)");
 	int ncases = make_cases(&o, &env, cases, skips, &nskips);
 	struct zc_bench_result *rs = calloc((size_t)(ncases * o.rounds * env.nvariants + 1), sizeof(*rs));
 	if (!rs) {
@@ -465,6 +469,7 @@ int zc_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "zcshim bench: %d of %d runs FAILED (see \"error\" in %s)\n", failed, nr,
 			o.json);
 	free(rs);
+	zc_bench_cg_fini();
 	zc_bench_rm_rf(env.tmp);
 	return failed || rc ? 1 : 0;
 }

@@ -84,6 +84,7 @@ struct zc_bench_result {
 	char error[256];
 	uint64_t bytes;         /* payload bytes received */
 	double wall_s, cpu_s;   /* transfer wall time, server CPU (user+system, incl. children) */
+	const char *cpu_method; /* how cpu_s was taken: "wait4", "cgroup2" or "proc-samples" */
 	const char *check;      /* "sha256" or "sampled" (discard receiver) */
 	char sha[65];
 	uint64_t samples, bad_samples;
@@ -104,6 +105,7 @@ struct zc_bench_spawn {
 	int in, out, err;        /* fds for 0/1/2 in the child; -1 = /dev/null */
 	int own_group;           /* setpgid(0, 0): the server's tree can be signalled as a group */
 	int cpu;                 /* 1 + the CPU the child is pinned to; 0: not pinned */
+	int cgroup_procs;        /* 1 + a cgroup.procs descriptor the child moves itself in with; 0: none */
 };
 pid_t zc_bench_spawn(const struct zc_bench_spawn *s);
 int zc_bench_wait(pid_t pid, int timeout_ms, int *status, double *cpu_s);
@@ -126,6 +128,15 @@ struct zc_bench_skip {
 	char scenario[32];
 	char reason[96];
 };
+
+/* bench_cgroup.c — init: 0 when a cgroup v2 of our own could be made; new: a run's cgroup in dir,
+ * returns its cgroup.procs descriptor (-1: none); cpu: its CPU seconds; end: kills what is left in
+ * it and removes it; fini: removes ours. */
+int zc_bench_cg_init(void);
+int zc_bench_cg_new(char *dir, size_t cap);
+double zc_bench_cg_cpu(const char *dir);
+void zc_bench_cg_end(const char *dir);
+void zc_bench_cg_fini(void);
 
 /* bench_report.c */
 struct zc_bench_summary {

@@ -340,8 +340,8 @@ static void json_run(FILE *f, const struct zc_bench_result *r)
 	fprintf(f, ", \"chunk\": %zu, \"variant\": \"%s\", \"round\": %d, \"ok\": %s, \"error\": ",
 		r->c->chunk, zc_bench_variant_names[r->variant], r->round, r->ok ? "true" : "false");
 	json_str(f, r->error);
-	fprintf(f, ",\n     \"bytes\": %llu, \"wall_s\": %.6f, \"server_cpu_s\": %.6f, ",
-		(unsigned long long)r->bytes, r->wall_s, r->cpu_s);
+	fprintf(f, ",\n     \"bytes\": %llu, \"wall_s\": %.6f, \"server_cpu_s\": %.6f, \"cpu_method\": \"%s\", ",
+		(unsigned long long)r->bytes, r->wall_s, r->cpu_s, r->cpu_method ? r->cpu_method : "none");
 	fputs("\"cpu_s_per_gib\": ", f);
 	json_num(f, r->bytes ? cpu_per_gib(r) : -1);
 	fputs(", \"mb_per_s\": ", f);

@@ -63,6 +63,26 @@ json=$ZC_TMP/demo.json
 [ -s "$json" ] && json_check bench_demo_label '[s["label"] for s in d["summary"]] == ["plain", "default (%s)" % runs[1]["shim_mode"], "native"]'
 check bench_demo_table grep -Eq '^ +default \((eager|deferred|auto)\) +[0-9]' "$ZC_TMP/demo.out"
 
+# persistent servers whose work runs in processes that leave the server's group and exit (vsftpd's
+# sessions) or Apache's mapped files: the CPU is that of a cgroup v2 of the run's own where one can
+# be made (the JSON says which method), never nothing; Apache's shim variant sends from the mapping
+# (kernel share), vsftpd's from deferred reads. Both get keep_cap_lease (workers drop root).
+cg=proc-samples
+d=/sys/fs/cgroup; [ -f $d/cgroup.controllers ] || d=/sys/fs/cgroup/unified
+if mkdir "$d/zcshim-probe.$$" 2>/dev/null; then rmdir "$d/zcshim-probe.$$"; cg=cgroup2; fi
+"$ZC_BIN" bench --scenarios vsftpd,apache --size 32M --rounds 1 --modes auto \
+	--json "$ZC_TMP/s.json" --plot "$ZC_TMP/s.svg" >"$ZC_TMP/s.out" 2>"$ZC_TMP/err4"
+check bench_servers_exit0 [ $? -eq 0 ]
+[ -s "$ZC_TMP/err4" ] && grep -i "fail" "$ZC_TMP/err4" | head -3 | sed 's/^/    /'
+json=$ZC_TMP/s.json
+if [ -s "$json" ]; then
+	json_check "bench_servers_cpu_method ($cg)" "all(r['cpu_method'] == '$cg' for r in runs)"
+	json_check bench_servers_cpu_counted 'all(r["ok"] and r["server_cpu_s"] > 0 for r in runs)'
+	json_check bench_servers_kernel_share 'all(r["kernel_share"] is not None and r["kernel_share"] >= 0.9 for r in runs if r["variant"] == "auto")'
+else
+	fail bench_servers_json "$json missing or empty"
+fi
+
 # usage errors: exit 2 with the usage line on stderr, nothing run
 for bad in "--bogus" "--rounds 0" "--scenarios nosuch" "--size abc" "--chunks 0" "extra" \
 	"--modes bogus" "--modes eager,eager" "--modes default"; do
