@@ -26,6 +26,7 @@
 #   lighttpd 1.4.69 network-backend "write" (accepted by `lighttpd -tt`): header by writev, then
 #     pread64(file, 16K) + write(sock, 16K) from a stack buffer, non-blocking.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/servers.lib.sh"
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 T=$ZC_TMP
@@ -36,61 +37,6 @@ PIN="ZCSHIM_GUARD_MIN_BYTES=16384 ZCSHIM_MIN_BYTES_TCP=16384" # split on purpose
 # Workers running as nobody must reach the served files and write their stats files.
 chmod 755 "$T"
 
-# ---- process handling ------------------------------------------------------------------
-# Every server starts in a session of its own (setsid without a fork: its pid is its process
-# group), so the trap can end it together with its children (nginx workers) by that id.
-SERVERS=()
-cleanup() {
-	local p
-	for p in "${SERVERS[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-	rm -rf "$ZC_TMP"
-	exit $((ZC_FAILS > 0))
-}
-trap cleanup EXIT
-
-# start_bg LOG ENV... -- CMD... : starts CMD in the background with the ENV settings, own session;
-# sets $bg_pid
-start_bg() {
-	local log=$1 envs=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
-	shift
-	# a non-interactive bash starts background jobs with SIGINT and SIGQUIT ignored, and python
-	# keeps an inherited SIG_IGN (no KeyboardInterrupt): restore the defaults
-	setsid env --default-signal=INT,QUIT "${envs[@]}" "$@" >"$log" 2>&1 </dev/null &
-	bg_pid=$!
-	SERVERS+=("$bg_pid")
-}
-# alive PID : the process exists and is not a zombie
-alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
-# wait_port PORT PID : up to 10 s for PORT to accept connections while PID lives
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		alive "$2" || return 1
-		timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-# stop_bg PID SIGNAL : sends SIGNAL, waits up to 20 s for PID to exit (then SIGKILL to its group)
-# and reaps it; returns 0 if it exited by itself
-stop_bg() {
-	local pid=$1 i
-	kill "-$2" "$pid" 2>/dev/null
-	for ((i = 0; i < 200; i++)); do alive "$pid" || break; sleep 0.1; done
-	if alive "$pid"; then
-		kill -KILL -- "-$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		return 1
-	fi
-	wait "$pid" 2>/dev/null
-	# nginx workers: give the rest of the group a moment to finish too
-	for ((i = 0; i < 50; i++)); do pgrep -g "$pid" >/dev/null || break; sleep 0.1; done
-	return 0
-}
-# stats_dir NAME : a fresh directory every process (root or nobody) may write its stats file in
-stats_dir() { local d=$T/st_$1; mkdir -p "$d"; chmod 1777 "$d"; echo "$d"; }
 # shim_env DIR LEASE : the environment settings for a run under the shim
 shim_env() { echo "LD_PRELOAD=$ZC_LIB ZCSHIM_MODE=eager ZCSHIM_STATS_FILE=$1/%p.json ZCSHIM_LEASE=$2"; }
 # sum COUNTER : the counter summed over the processes of the last run
@@ -162,31 +108,6 @@ tail -c +1001 "$W/root.bin" | head -c "$RANGE_LEN" >"$T/range.ref"
 RANGE_REF=$(sha "$T/range.ref")
 
 # ---- 1. nginx, sendfile off, workers as nobody --------------------------------------------
-# nginx_conf PORT DIR : writes DIR/nginx.conf
-nginx_conf() {
-	local d=$2
-	mkdir -p "$d"
-	cat >"$d/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 2;
-user nobody nogroup;
-pid $d/nginx.pid;
-error_log $d/error.log info;
-events { worker_connections 64; }
-http {
-	access_log off;
-	sendfile off;
-	client_body_temp_path $d/t_body;
-	proxy_temp_path $d/t_proxy;
-	fastcgi_temp_path $d/t_fastcgi;
-	uwsgi_temp_path $d/t_uwsgi;
-	scgi_temp_path $d/t_scgi;
-	types { application/octet-stream bin; }
-	server { listen 127.0.0.1:$1; root $W; }
-}
-EOF
-}
 # nginx_run NAME LEASE|noshim FILE [ENV...] : starts nginx (under the shim with the extra ZCSHIM_*
 # settings, unless noshim), runs the downloads of FILE into $T/NAME.*, stops it gracefully
 # (SIGQUIT: workers exit normally and write their stats). Sets $run_ok, $stats, $errlog.
@@ -402,31 +323,12 @@ done
 # of every body moved by the kernel. Root's file under lease = require: denied, counted, not
 # rewritten. Stopped with SIGWINCH (graceful-stop: the children exit normally, stats written).
 ap_run() {
-	local name=$1 lease=$2 file=$3 port d=$T/ap_$1 envs=() mods=/usr/lib/apache2/modules
+	local name=$1 lease=$2 file=$3 port d=$T/ap_$1 envs=()
 	shift 3
 	port=$(free_port)
 	mkdir -p "$d"
 	errlog=$d/error.log
-	cat >"$d/httpd.conf" <<EOF
-ServerRoot "$d"
-PidFile $d/httpd.pid
-Listen 127.0.0.1:$port
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-User nobody
-Group nogroup
-ErrorLog $errlog
-LogLevel warn
-ServerName localhost
-Mutex file:$d default
-DocumentRoot $W
-<Directory $W>
-	Require all granted
-</Directory>
-# Debian's defaults, said out loud
-EnableSendfile Off
-EnableMMAP On
-EOF
+	apache_conf "$port" "$d" Off
 	stats=$(stats_dir "$name")
 	[ "$lease" != noshim ] && envs=(LD_PRELOAD="$ZC_LIB" ZCSHIM_STATS_FILE="$stats/%p.json" ZCSHIM_LEASE="$lease" "$@")
 	start_bg "$d/stdout" "${envs[@]}" -- apache2 -f "$d/httpd.conf" -DFOREGROUND
@@ -482,21 +384,7 @@ vf_run() {
 	port=$(free_port)
 	mkdir -p "$d" /var/run/vsftpd/empty
 	errlog=$d/vsftpd.log
-	cat >"$d/vsftpd.conf" <<EOF
-listen=YES
-listen_address=127.0.0.1
-listen_port=$port
-background=NO
-anonymous_enable=YES
-local_enable=NO
-write_enable=NO
-anon_root=$W
-no_anon_password=YES
-secure_chroot_dir=/var/run/vsftpd/empty
-use_sendfile=NO
-xferlog_enable=NO
-vsftpd_log_file=$errlog
-EOF
+	vsftpd_conf "$port" "$d" NO
 	stats=$(stats_dir "$name")
 	[ "$lease" != noshim ] && envs=(LD_PRELOAD="$ZC_LIB" ZCSHIM_STATS_FILE="$stats/%p.json" ZCSHIM_LEASE="$lease" "$@")
 	start_bg "$d/stdout" "${envs[@]}" -- vsftpd "$d/vsftpd.conf"
@@ -535,15 +423,7 @@ lt_run() {
 	port=$(free_port)
 	mkdir -p "$d"
 	errlog=$d/error.log
-	cat >"$d/lighttpd.conf" <<EOF
-server.document-root = "$W"
-server.bind = "127.0.0.1"
-server.port = $port
-server.network-backend = "write"
-server.errorlog = "$errlog"
-server.pid-file = "$d/lighttpd.pid"
-mimetype.assign = ( ".bin" => "application/octet-stream" )
-EOF
+	lighttpd_conf "$port" "$d" write
 	stats=$(stats_dir "$name")
 	run_ok=1 dl_ok=0
 	if ! lighttpd -tt -f "$d/lighttpd.conf" >"$d/tt.log" 2>&1; then
