@@ -4,7 +4,7 @@
 set -u
 target=${1:-build}
 build_pkgs="gcc make libc6-dev uthash-dev libelf-dev"
-test_pkgs="$build_pkgs libcriterion-dev strace curl python3 nginx-light lighttpd apache2 vsftpd socat netcat-openbsd libcap2-bin valgrind"
+test_pkgs="$build_pkgs libcriterion-dev strace curl python3 nginx-light lighttpd apache2 vsftpd wrk socat netcat-openbsd libcap2-bin valgrind"
 demo_pkgs="$build_pkgs curl nginx-light gnuplot-nox"
 case $target in
 build) want=$build_pkgs ;;
