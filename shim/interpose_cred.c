@@ -28,8 +28,8 @@
  * Threads created afterwards by the calling thread inherit its CAP_LEASE. This includes the shim's
  * own lease thread when the first lease comes after the drop (nginx's workers); one started before
  * it (the process leased a file while still root) loses CAP_LEASE like any other thread, and
- * F_SETLEASE F_UNLCK needs it too: a break of a lease taken after the drop is then answered only
- * when the program closes the file or the lease-break time runs out (measured; README).
+ * F_SETLEASE F_UNLCK needs it too: after a drop that kept CAP_LEASE a new lease thread is started
+ * from the calling thread and takes over every held lease (zc_lease_new_thread).
  *
  * setfsuid is not wrapped: a change of the filesystem uid drops only the file-access capabilities
  * (CAP_FS_MASK) from the effective set, never CAP_LEASE; glibc does not broadcast it either.
@@ -132,6 +132,7 @@ static void keep_after(struct plan *p, int ok)
 		if (permanent) c.d[0].permitted = LEASE_BIT, c.d[1].permitted = 0;
 		if (cap_set(&c) == 0) {
 			zc_count(ZC_cap_lease_kept, 1);
+			zc_lease_new_thread(); /* one started before the drop lost CAP_LEASE with it */
 		} else {
 			/* never leave the root permitted set behind: what the kernel would have left */
 			int err = errno;

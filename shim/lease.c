@@ -160,6 +160,17 @@ static void handle_break(int fd)
 	zc_log(ZC_LOG_INFO, "lease on fd %d broken; released after %ld ms", fd, waited);
 }
 
+static int handed = -1; /* a break the replaced lease thread received, for the new one */
+
+/* hand_over_break — the replaced thread's last break: the new thread handles it (it has CAP_LEASE). */
+static void hand_over_break(int fd)
+{
+	pid_t t;
+	__atomic_store_n(&handed, fd, __ATOMIC_RELEASE);
+	for (int i = 0; i < 10000 && !(t = __atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE)); i++) sched_yield();
+	if (t) syscall(SYS_tgkill, zc_raw_getpid(), t, zc_cfg.lease_signal);
+}
+
 /* lease_thread — waits for break signals; it blocks every signal so none of the program's lands here. */
 static void *lease_thread(void *arg)
 {
@@ -169,13 +180,21 @@ static void *lease_thread(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	sigemptyset(&mine);
 	sigaddset(&mine, zc_cfg.lease_signal);
-	__atomic_store_n(&lease_tid, zc_raw_gettid(), __ATOMIC_RELEASE);
+	pid_t me = (pid_t)zc_raw_gettid();
+	__atomic_store_n(&lease_tid, me, __ATOMIC_RELEASE);
 	for (;;) {
 		siginfo_t si;
 		struct timespec tick = {0, 5 * 1000000L}; /* kept leases are looked at every 5 ms */
 		int kept = __atomic_load_n(&nkeepers, __ATOMIC_RELAXED);
 		int tickle = __atomic_load_n(&ticking, __ATOMIC_ACQUIRE);
 		int sig = kept || tickle ? sigtimedwait(&mine, &si, &tick) : sigwaitinfo(&mine, &si);
+		if (__atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE) != me) {
+			/* replaced (zc_lease_new_thread): a break that still came here goes to the new one */
+			if (sig == zc_cfg.lease_signal && si.si_code > 0) hand_over_break(si.si_fd);
+			return NULL;
+		}
+		int h = __atomic_exchange_n(&handed, -1, __ATOMIC_ACQ_REL);
+		if (h >= 0) handle_break(h);
 		/* a break comes from the kernel (si_code POLL_MSG > 0); our own wake-up, or anyone's kill, does not */
 		if (sig == zc_cfg.lease_signal && si.si_code > 0) handle_break(si.si_fd);
 		if (kept) {
@@ -213,6 +232,37 @@ static void start(void)
 	}
 	while (!__atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE)) sched_yield();
 	__atomic_store_n(&ready_flag, 1, __ATOMIC_RELEASE);
+}
+
+/* reown — a held lease's break signal goes to the lease thread that is now. */
+static void reown(struct zc_fd_info *i, void *arg)
+{
+	struct f_owner_ex owner = {F_OWNER_TID, *(pid_t *)arg};
+	if (i->lease == ZC_LS_HELD) zc_raw_fcntl(i->fd, F_SETOWN_EX, &owner);
+}
+
+/* zc_lease_new_thread — the calling thread kept CAP_LEASE through a change of user id; the lease
+ * thread did not (a thread keeps it only where keep_cap_lease ran), and F_SETLEASE F_UNLCK needs it
+ * as much as F_RDLCK does: without it a break would be answered only when the lease-break time ran
+ * out. A new lease thread is started from here, where it inherits CAP_LEASE, every held lease's
+ * signal is routed to it, and the old one exits at its next wake-up. */
+void zc_lease_new_thread(void)
+{
+	pid_t old = __atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE);
+	if (!old || !__atomic_load_n(&ready_flag, __ATOMIC_ACQUIRE)) return; /* none yet: the first lease starts one here */
+	__atomic_store_n(&ready_flag, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&lease_tid, 0, __ATOMIC_RELEASE);
+	start();
+	pid_t now = __atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE);
+	if (!now) return; /* no thread could be made: breaks wait for the lease-break time, as before */
+	zc_fdtab_each(reown, &now);
+	pthread_mutex_lock(&keep_lock);
+	struct f_owner_ex owner = {F_OWNER_TID, now};
+	for (int k = 0; k < KEEPERS; k++)
+		if (keepers[k].fd >= 0) zc_raw_fcntl(keepers[k].fd, F_SETOWN_EX, &owner);
+	pthread_mutex_unlock(&keep_lock);
+	syscall(SYS_tgkill, zc_raw_getpid(), old, zc_cfg.lease_signal); /* the old one: wake up and go */
+	zc_log(ZC_LOG_INFO, "lease thread %d replaced by %d after a change of user id (CAP_LEASE kept)", (int)old, (int)now);
 }
 
 /* zc_lease_prestart — the lease thread now, while one can still be created. */
@@ -326,6 +376,7 @@ void zc_lease_atfork_child(int torn)
 	lease_tid = 0;
 	deadline_cache = 0;
 	ticking = 0;
+	handed = -1;
 	ready_flag = 0;
 	untrusted = torn;
 	/* the keepers hold the parent's leases: never released from here; the lock may have been held */

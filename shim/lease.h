@@ -13,6 +13,9 @@ void zc_lease_hand_over(int fd);
 void zc_lease_closing(int fd);
 /* Who hears of a break (the record table): called from the lease thread with the descriptor. */
 void zc_lease_on_break(void (*fn)(int fd));
+/* The calling thread kept CAP_LEASE through a change of user id, the lease thread lost it: a new one
+ * is started from the caller and takes over every held lease's signal. */
+void zc_lease_new_thread(void);
 /* The lease thread is started now (the program is about to forbid new threads: RLIMIT_NPROC). */
 void zc_lease_prestart(void);
 /* Idle work of another layer, done by the lease thread every 5 ms after zc_lease_wake until fn

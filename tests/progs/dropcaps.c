@@ -1,12 +1,14 @@
 /* dropcaps.c — a root server's privilege drop, as nginx's workers and Apache's children do it, for
  * keep_cap_lease (test_caps.sh). Run as root.
- * usage: dropcaps [--fork] [--thread] [--copy] [--hold PATH] [--via setuid|setresuid|setreuid|seteuid] FILE
+ * usage: dropcaps [--fork] [--thread] [--copy] [--hold PATH] [--early] [--via setuid|setresuid|setreuid|seteuid] FILE
  *   --fork    the root "master" forks a "worker" that does the rest; the master waits, then prints
  *             its own CapEff ("master CapEff: ...") and exits with the worker's status
  *   --thread  a second thread exists during the drop; its sets are printed after ("thread CapPrm:")
  *   --copy    after the drop, copy FILE to stdout in 64 KiB chunks (the shim's own lease at work)
  *   --hold    with --copy, after it, create PATH and keep FILE open until PATH is removed (30 s at most):
  *             a writer can meet the shim's lease meanwhile
+ *   --early   copy FILE to stdout once before the drop too (the shim's lease thread then exists
+ *             while the process is still root)
  *   --via     the call that changes the user id to nobody (65534); default setuid
  * Then: setgroups(0) and setgid(65534) first, the call with errno set to ENOTTY beforehand
  * ("drop: rc 0 errno 25": a successful call leaves errno alone), PR_GET_KEEPCAPS after it
@@ -95,6 +97,7 @@ static void hold(const char *flag)
 }
 
 static const char *hold_flag;
+static int early; /* --early: one copy before the drop, so the shim's lease thread starts as root */
 
 static int worker(const char *via, const char *path, int with_thread, int do_copy)
 {
@@ -105,6 +108,7 @@ static int worker(const char *via, const char *path, int with_thread, int do_cop
 		while (!thread_tid) pthread_cond_wait(&cv, &mu);
 		pthread_mutex_unlock(&mu);
 	}
+	if (early) close(copy(path));
 	if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0) progs_die(prog, "setgid");
 	errno = ENOTTY;
 	int rc = drop(via);
@@ -160,10 +164,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--copy")) do_copy = 1;
 		else if (!strcmp(argv[i], "--via") && i + 1 < argc) via = argv[++i];
 		else if (!strcmp(argv[i], "--hold") && i + 1 < argc) hold_flag = argv[++i];
+		else if (!strcmp(argv[i], "--early")) early = 1;
 		else break;
 	}
 	if (i + 1 != argc) {
-		fprintf(stderr, "usage: %s [--fork] [--thread] [--copy] [--hold PATH] [--via setuid|setresuid|setreuid|seteuid] FILE\n", prog);
+		fprintf(stderr, "usage: %s [--fork] [--thread] [--copy] [--hold PATH] [--early] [--via setuid|setresuid|setreuid|seteuid] FILE\n", prog);
 		return 1;
 	}
 	if (geteuid() != 0) {
