@@ -208,10 +208,9 @@ EXPORT int chroot(const char *path)
 /* before_nproc — a program that lowers RLIMIT_NPROC (vsftpd's sessions set it to 0) can create no
  * thread afterwards: the shim's lease and fault threads are started first, as they would be at its
  * first lease and first deferred read. */
-static void before_nproc(int resource, const void *limit, pid_t pid)
+static void before_nproc(const void *limit, pid_t pid)
 {
-	if (resource != RLIMIT_NPROC || !limit || (pid && pid != zc_raw_getpid()) || !zc_active() || zc_cfg.mode == ZC_MODE_OFF)
-		return;
+	if (!limit || (pid && pid != zc_raw_getpid()) || !zc_active() || zc_cfg.mode == ZC_MODE_OFF) return;
 	int saved = errno;
 	enter();
 	zc_lease_prestart();
@@ -220,30 +219,36 @@ static void before_nproc(int resource, const void *limit, pid_t pid)
 	errno = saved;
 }
 
-EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
+/* The rlimit calls come before anything is set up too: the sanitizers' runtime sets RLIMIT_CORE
+ * while it starts, before its shadow memory exists. Other resources go straight to the next
+ * definition, or to the system call; nothing instrumented runs on that path. */
+#define EARLY __attribute__((no_sanitize("address", "undefined")))
+#define NEXT_OR(name) __atomic_load_n(&zc_real.name, __ATOMIC_ACQUIRE)
+
+EARLY EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
 {
-	before_nproc((int)resource, limit, 0);
-	zc_real_setrlimit_t f = NEXT(setrlimit);
+	if (resource == RLIMIT_NPROC) before_nproc(limit, 0);
+	zc_real_setrlimit_t f = NEXT_OR(setrlimit);
 	return f ? f(resource, limit) : (int)syscall(SYS_prlimit64, 0, resource, limit, NULL);
 }
 
-EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit)
+EARLY EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit)
 {
-	before_nproc((int)resource, limit, 0);
-	zc_real_setrlimit64_t f = NEXT(setrlimit64);
+	if (resource == RLIMIT_NPROC) before_nproc(limit, 0);
+	zc_real_setrlimit64_t f = NEXT_OR(setrlimit64);
 	return f ? f(resource, limit) : (int)syscall(SYS_prlimit64, 0, resource, limit, NULL);
 }
 
-EXPORT int prlimit(pid_t pid, enum __rlimit_resource resource, const struct rlimit *limit, struct rlimit *old)
+EARLY EXPORT int prlimit(pid_t pid, enum __rlimit_resource resource, const struct rlimit *limit, struct rlimit *old)
 {
-	before_nproc((int)resource, limit, pid);
-	zc_real_prlimit_t f = NEXT(prlimit);
+	if (resource == RLIMIT_NPROC) before_nproc(limit, pid);
+	zc_real_prlimit_t f = NEXT_OR(prlimit);
 	return f ? f(pid, resource, limit, old) : (int)syscall(SYS_prlimit64, pid, resource, limit, old);
 }
 
-EXPORT int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64 *limit, struct rlimit64 *old)
+EARLY EXPORT int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64 *limit, struct rlimit64 *old)
 {
-	before_nproc((int)resource, limit, pid);
-	zc_real_prlimit64_t f = NEXT(prlimit64);
+	if (resource == RLIMIT_NPROC) before_nproc(limit, pid);
+	zc_real_prlimit64_t f = NEXT_OR(prlimit64);
 	return f ? f(pid, resource, limit, old) : (int)syscall(SYS_prlimit64, pid, resource, limit, old);
 }
