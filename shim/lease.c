@@ -46,7 +46,7 @@ void zc_lease_on_tick(int (*fn)(void))
 
 static int ticking; /* on_tick asked for another tick */
 
-/* zc_lease_wake — the lease thread ticks (every 5 ms) until on_tick says there is nothing left;
+/* zc_lease_wake — the lease thread ticks (every 50 ms, 5 with keepers) until on_tick says there is nothing left;
  * 0: there is no lease thread in this process (nothing will tick). */
 int zc_lease_wake(void)
 {
@@ -187,6 +187,8 @@ static void *lease_thread(void *arg)
 		struct timespec tick = {0, 5 * 1000000L}; /* kept leases are looked at every 5 ms */
 		int kept = __atomic_load_n(&nkeepers, __ATOMIC_RELAXED);
 		int tickle = __atomic_load_n(&ticking, __ATOMIC_ACQUIRE);
+		/* idle work alone is not urgent: a tick every 5 ms cost a server 10% of its CPU */
+		if (!kept) tick.tv_nsec = 50 * 1000000L;
 		int sig = kept || tickle ? sigtimedwait(&mine, &si, &tick) : sigwaitinfo(&mine, &si);
 		if (__atomic_load_n(&lease_tid, __ATOMIC_ACQUIRE) != me) {
 			/* replaced (zc_lease_new_thread): a break that still came here goes to the new one */

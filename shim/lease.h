@@ -18,7 +18,7 @@ void zc_lease_on_break(void (*fn)(int fd));
 void zc_lease_new_thread(void);
 /* The lease thread is started now (the program is about to forbid new threads: RLIMIT_NPROC). */
 void zc_lease_prestart(void);
-/* Idle work of another layer, done by the lease thread every 5 ms after zc_lease_wake until fn
+/* Idle work of another layer, done by the lease thread every 50 ms after zc_lease_wake until fn
  * returns 0 (mapping.c: descriptors of files no mapping names any more). */
 void zc_lease_on_tick(int (*fn)(void));
 int zc_lease_wake(void); /* 0: no lease thread here, nothing will tick */

@@ -128,27 +128,24 @@ enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile,
 	return 0;
 }
 
-enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased, int deferred)
+enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased, int deferred,
+				 int mapped)
 {
 	struct zc_fd_info src;
 	*leased = 0;
-	if (deferred) {
-		/* sent from the shim's own duplicate: whatever the program's number names now, the file
-		 * and its lease are the duplicate's. A break marks the table before it fills the buffers. */
-		if (zc_fdtab_get(src_fd, &src) < 0 || src.gen != src_gen) return ZC_fb_stale_source;
-		if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
-		if (src.lease != ZC_LS_HELD) return ZC_fb_lease_broken;
-		*leased = 1;
-		return 0;
-	}
-	if (zc_fdtab_get(src_fd, &src) < 0 || src.gen != src_gen || !zc_fdtab_revalidate(src_fd, src.gen))
+	/* deferred and mapped bytes are sent from a descriptor of the shim's own: whatever the
+	 * program's numbers name now, the file and its lease are that descriptor's (the program cannot
+	 * close it), and a break marks the table before the lease goes: no system call needed here */
+	int own = deferred || mapped;
+	if (zc_fdtab_get(src_fd, &src) < 0 || src.gen != src_gen || (!own && !zc_fdtab_revalidate(src_fd, src.gen)))
 		return ZC_fb_stale_source;
 	if (dst->kind == ZC_FD_FILE && src.dev == dst->dev && src.ino == dst->ino) return ZC_fb_same_file;
+	if (deferred && src.lease != ZC_LS_HELD) return ZC_fb_lease_broken;
 	switch (src.lease) {
 	case ZC_LS_HELD:
 		/* the lease lives on the open file description: a number closed behind our back and
 		 * reopened on the same file has none, whatever the table remembers */
-		if (zc_raw_fcntl(src_fd, F_GETLEASE, 0) != F_RDLCK) return ZC_fb_stale_source;
+		if (!own && zc_raw_fcntl(src_fd, F_GETLEASE, 0) != F_RDLCK) return ZC_fb_stale_source;
 		*leased = 1;
 		return 0;
 	case ZC_LS_NOT_NEEDED: return 0;

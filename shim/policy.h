@@ -47,8 +47,9 @@ enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info 
 enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
 				  int nocopy);
 /* zc_policy_source — the record's source is still the file that was read and still guarded;
- * *leased: its lease must be entered around the transfer. deferred: the bytes go from the shim's
- * own duplicate of the source (no system call needed to trust the program's number). */
-enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased, int deferred);
+ * *leased: its lease must be entered around the transfer. deferred, mapped: the bytes go from the
+ * shim's own descriptor of the source (no system call needed to trust the program's number). */
+enum zc_counter zc_policy_source(int src_fd, uint64_t src_gen, const struct zc_fd_info *dst, int *leased, int deferred,
+				 int mapped);
 
 #endif

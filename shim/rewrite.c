@@ -121,7 +121,9 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 	}
 	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, nocopy))) return pass(why);
 	for (int k = 0; k < ns; k++)
-		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased, s[k].m.deferred))) return pass(why);
+		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased, s[k].m.deferred,
+							  s[k].m.mapped)))
+			return pass(why);
 	*nsp = ns;
 	return 0;
 }

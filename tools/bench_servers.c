@@ -315,6 +315,27 @@ static void args(char **argv, const char *const *list)
 	argv[i] = NULL;
 }
 
+/* serve — a persistent server: its configuration text (len as snprintf returned it into cap bytes)
+ * written to p->conf, its executable found, and the plan run with argv {exe, rest...}, where
+ * "@conf" stands for the configuration's path. */
+static void serve(const struct zc_bench_env *env, struct plan *p, enum zc_bench_variant v, struct zc_bench_result *r,
+		  const char *text, int len, size_t cap, const char *exe, const char *const *rest)
+{
+	const char *argv[MAX_ARGS];
+	int n = 0;
+	if (len < 0 || (size_t)len >= cap || zc_bench_write_file(p->conf, text) < 0 ||
+	    zc_bench_find_exe(exe, p->exe, sizeof(p->exe))) {
+		fail(r, "cannot write %s%s", p->conf, "");
+		return;
+	}
+	argv[n++] = p->exe;
+	for (; *rest && n < MAX_ARGS - 1; rest++)
+		argv[n++] = strcmp(*rest, "@conf") ? *rest : p->conf;
+	argv[n] = NULL;
+	args(p->srv, argv);
+	run_plan(env, p, v, r);
+}
+
 /* client_port — the receiver connects to the server; discard mode verifies by sampling. */
 static void client_port(const struct zc_bench_env *env, struct plan *p, int discard)
 {
@@ -438,14 +459,7 @@ static void run_nginx(const struct zc_bench_env *env, const struct zc_bench_case
 		 v == ZC_BENCH_NATIVE ? "on" : "off", t, t, t, t, t, p.port, env->www);
 	snprintf(p.conf, sizeof(p.conf), "%s/nginx.conf", t);
 	snprintf(p.arg, sizeof(p.arg), "%s/nginx.err", t);
-	if (len >= (int)sizeof(text) || zc_bench_write_file(p.conf, text) < 0 ||
-	    zc_bench_find_exe("nginx", p.exe, sizeof(p.exe))) {
-		fail(r, "cannot write %s%s", p.conf, "");
-		return;
-	}
-	const char *const srv[] = {p.exe, "-e", p.arg, "-p", t, "-c", p.conf, NULL};
-	args(p.srv, srv);
-	run_plan(env, &p, v, r);
+	serve(env, &p, v, r, text, len, sizeof(text), "nginx", (const char *const[]){"-e", p.arg, "-p", t, "-c", "@conf", NULL});
 }
 
 static const char APACHE_CONF[] =
@@ -474,14 +488,7 @@ static void run_apache(const struct zc_bench_env *env, const struct zc_bench_cas
 	int len = snprintf(text, sizeof(text), APACHE_CONF, t, t, p.port, mods, mods, t, t, env->www, env->www,
 			   v == ZC_BENCH_NATIVE ? "On" : "Off");
 	snprintf(p.conf, sizeof(p.conf), "%s/apache.conf", t);
-	if (len >= (int)sizeof(text) || zc_bench_write_file(p.conf, text) < 0 ||
-	    zc_bench_find_exe("apache2", p.exe, sizeof(p.exe))) {
-		fail(r, "cannot write %s%s", p.conf, "");
-		return;
-	}
-	const char *const srv[] = {p.exe, "-f", p.conf, "-DFOREGROUND", NULL};
-	args(p.srv, srv);
-	run_plan(env, &p, v, r);
+	serve(env, &p, v, r, text, len, sizeof(text), "apache2", (const char *const[]){"-f", "@conf", "-DFOREGROUND", NULL});
 }
 
 static const char VSFTPD_CONF[] =
@@ -492,8 +499,8 @@ static const char VSFTPD_CONF[] =
 
 /* run_vsftpd — vsftpd's anonymous sessions (chrooted, as ftp, from a raw clone) with use_sendfile=NO
  * (plain, shim variants: read+write 64K) or YES (native). Its sessions drop root: the shim variants
- * get keep_cap_lease = on, as for Apache. CPU: the sessions exit after each transfer, so the
- * reaped figure (clock ticks) carries most of it. */
+ * get keep_cap_lease = on, as for Apache. CPU: the sessions leave the server's process group and
+ * exit after each transfer: its cgroup counts them (bench_cgroup.c). */
 static void run_vsftpd(const struct zc_bench_env *env, const struct zc_bench_case *c,
 		       enum zc_bench_variant v, struct zc_bench_result *r)
 {
@@ -507,14 +514,7 @@ static void run_vsftpd(const struct zc_bench_env *env, const struct zc_bench_cas
 	mkdir("/var/run/vsftpd", 0755), mkdir("/var/run/vsftpd/empty", 0755);
 	int len = snprintf(text, sizeof(text), VSFTPD_CONF, p.port, env->www, v == ZC_BENCH_NATIVE ? "YES" : "NO");
 	snprintf(p.conf, sizeof(p.conf), "%s/vsftpd.conf", env->tmp);
-	if (len >= (int)sizeof(text) || zc_bench_write_file(p.conf, text) < 0 ||
-	    zc_bench_find_exe("vsftpd", p.exe, sizeof(p.exe))) {
-		fail(r, "cannot write %s%s", p.conf, "");
-		return;
-	}
-	const char *const srv[] = {p.exe, p.conf, NULL};
-	args(p.srv, srv);
-	run_plan(env, &p, v, r);
+	serve(env, &p, v, r, text, len, sizeof(text), "vsftpd", (const char *const[]){"@conf", NULL});
 }
 
 static const char LIGHTTPD_CONF[] =
@@ -539,14 +539,7 @@ static void run_lighttpd(const struct zc_bench_env *env, const struct zc_bench_c
 	int len = snprintf(text, sizeof(text), LIGHTTPD_CONF, env->www, p.port,
 		 v == ZC_BENCH_NATIVE ? "sendfile" : "write", env->tmp);
 	snprintf(p.conf, sizeof(p.conf), "%s/lighttpd.conf", env->tmp);
-	if (len >= (int)sizeof(text) || zc_bench_write_file(p.conf, text) < 0 ||
-	    zc_bench_find_exe("lighttpd", p.exe, sizeof(p.exe))) {
-		fail(r, "cannot write %s%s", p.conf, "");
-		return;
-	}
-	const char *const srv[] = {p.exe, "-D", "-f", p.conf, NULL};
-	args(p.srv, srv);
-	run_plan(env, &p, v, r);
+	serve(env, &p, v, r, text, len, sizeof(text), "lighttpd", (const char *const[]){"-D", "-f", "@conf", NULL});
 }
 
 static const char PY_SENDFILE[] =

@@ -334,7 +334,7 @@ Test(lease, file_open_for_writing_elsewhere_is_busy_and_asked_again)
 	cr_assert_neq(zc_fdtab_lease_enter(s.fd, s.gen), 0);
 	int leased = -1;
 	struct zc_fd_info dst = {.kind = ZC_FD_TCP};
-	cr_assert_eq(zc_policy_source(s.fd, s.gen, &dst, &leased, 0), ZC_fb_lease_denied, "lease = require: no rewrite from a busy file");
+	cr_assert_eq(zc_policy_source(s.fd, s.gen, &dst, &leased, 0, 0), ZC_fb_lease_denied, "lease = require: no rewrite from a busy file");
 	/* still written: asked again, still busy */
 	cr_assert_eq(zc_lease_prepare(s.fd, s.gen, state_of(s.fd)), ZC_LS_BUSY);
 	cr_assert_eq(stat_of(ZC_lease_busy), 2);
@@ -380,9 +380,9 @@ Test(lease, no_right_to_a_lease_is_denied_and_not_asked_again)
 		if (zc_lease_prepare(s.fd, s.gen, ZC_LS_DENIED) != ZC_LS_DENIED) _exit(21);
 		int leased = -1;
 		struct zc_fd_info dst = {.kind = ZC_FD_TCP};
-		if (zc_policy_source(s.fd, s.gen, &dst, &leased, 0) != ZC_fb_lease_denied) _exit(22);
+		if (zc_policy_source(s.fd, s.gen, &dst, &leased, 0, 0) != ZC_fb_lease_denied) _exit(22);
 		zc_cfg.lease = ZC_LEASE_PREFER;
-		if (zc_policy_source(s.fd, s.gen, &dst, &leased, 0) != 0 || leased) _exit(23);
+		if (zc_policy_source(s.fd, s.gen, &dst, &leased, 0, 0) != 0 || leased) _exit(23);
 		_exit(0);
 	}
 	int st;
