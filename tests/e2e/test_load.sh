@@ -133,75 +133,67 @@ kernel_share() { # percent of the bytes the shim saw that the kernel moved
 	all=$((k + $(stat_sum "$stats/*.json" bytes_passthrough) + $(stat_sum "$stats/*.json" bytes_from_buffer)))
 	echo $((all ? k * 100 / all : 0))
 }
-SHIM=(LD_PRELOAD="$ZC_LIB" ZCSHIM_STATS_FILE=@/%p.json)
-shim_for() { local a=("${SHIM[@]}"); a[1]=ZCSHIM_STATS_FILE=$T/st_$1/%p.json; echo "${a[@]}"; }
+# shim_for NAME : the shim's settings for run NAME (its stats directory is $T/st_NAME)
+shim_for() { echo "LD_PRELOAD=$ZC_LIB ZCSHIM_STATS_FILE=$T/st_$1/%p.json"; }
 table=()
 row() { table+=("$(printf '%-10s %-7s %9s %9s %9s %8s' "$1" "$2" "$rps" "$mbs" "$cpu" "$errs")"); }
 
-# ---- nginx: sendfile off (base, shim) / on (native), root master, workers as nobody ---------------
-if command -v nginx >/dev/null; then
-	for v in base shim native; do
-		port=$(free_port)
-		nginx_conf "$port" "$T/ng_$v" "$([ $v = native ] && echo on || echo off)" 512
-		e=()
-		[ $v = shim ] && read -ra e <<<"$(shim_for ng_$v) ZCSHIM_KEEP_CAP_LEASE=on"
-		load "ng_$v" "$port" QUIT "${e[@]}" -- nginx -c "$T/ng_$v/nginx.conf" -p "$T/ng_$v/"
-		row nginx $v
+# server NAME EXE STOPSIG VARIANTS FIX -- : the runs of one server. For each variant, NAME_cmd
+# PORT DIR VARIANT writes its configuration in DIR and prints its command line (one word a line);
+# FIX: the shim run's deployment fix (or -); after the shim run, NAME_check judges what it did.
+server() {
+	local name=$1 exe=$2 sig=$3 variants=$4 fix=$5 v port d e cmd
+	if ! command -v "$exe" >/dev/null; then fail "load-$name" "$exe not installed"; return; fi
+	for v in $variants; do
+		port=$(free_port) d=$T/${name}_$v e=()
+		mapfile -t cmd < <("${name}_cmd" "$port" "$d" "$v")
+		[ $v = shim ] && read -ra e <<<"$(shim_for "${name}_$v") ${fix#-}"
+		load "${name}_$v" "$port" "$sig" "${e[@]}" -- "${cmd[@]}"
+		row "$name" "$v"
 		[ $v = base ] && be=$errs
-		# nginx reads 32K: below defer_min_bytes (64K, measured: it does not pay), not rewritten
-		# with the defaults; the shim must have seen its copy loop and said why
-		[ $v = shim ] && verdict load-nginx "$be" && check load-nginx-fb-small test "$(stat_sum "$stats/*.json" fb_small)" -gt 0
+		[ $v = shim ] && verdict "load-$name" "$be" && "${name}_check"
 	done
-else
-	fail load-nginx "nginx not installed"
-fi
+}
+# kernel_share_check NAME : most of what the shim saw went out by the kernel
+kernel_share_check() {
+	local ks
+	ks=$(kernel_share)
+	check "load-$1-kernel-share" test "$ks" -ge 50
+	echo "  info: $1: kernel share $ks%"
+}
 
-# ---- Apache: Debian's defaults (EnableSendfile Off, mmap + writev) / EnableSendfile On ------------
-if command -v apache2 >/dev/null; then
-	for v in base shim native; do
-		port=$(free_port)
-		apache_conf "$port" "$T/ap_$v" "$([ $v = native ] && echo On || echo Off)"
-		e=()
-		[ $v = shim ] && read -ra e <<<"$(shim_for ap_$v) ZCSHIM_KEEP_CAP_LEASE=on"
-		load "ap_$v" "$port" WINCH "${e[@]}" -- apache2 -f "$T/ap_$v/httpd.conf" -DFOREGROUND
-		row apache $v
-		[ $v = base ] && be=$errs
-		[ $v = shim ] && verdict load-apache "$be" && ks=$(kernel_share) &&
-			check load-apache-kernel-share test "$ks" -ge 50 && echo "  info: apache: kernel share $ks%"
-	done
-else
-	fail load-apache "apache2 not installed"
-fi
+# nginx: sendfile off (base, shim) / on (native), root master, workers as nobody. It reads 32K:
+# below defer_min_bytes (64K, measured: it does not pay), so the defaults leave it alone; the shim
+# must have seen its copy loop and said why
+nginx_cmd() {
+	nginx_conf "$1" "$2" "$([ "$3" = native ] && echo on || echo off)" 512
+	printf '%s\n' nginx -c "$2/nginx.conf" -p "$2/"
+}
+nginx_check() { check load-nginx-fb-small test "$(stat_sum "$stats/*.json" fb_small)" -gt 0; }
+server nginx nginx QUIT "base shim native" ZCSHIM_KEEP_CAP_LEASE=on
 
-# ---- lighttpd: network-backend write / sendfile, as root (its stack buffers: not rewritten) ------
-if command -v lighttpd >/dev/null; then
-	for v in base shim native; do
-		port=$(free_port)
-		lighttpd_conf "$port" "$T/lt_$v" "$([ $v = native ] && echo sendfile || echo write)"
-		e=()
-		[ $v = shim ] && read -ra e <<<"$(shim_for lt_$v)"
-		load "lt_$v" "$port" INT "${e[@]}" -- lighttpd -D -f "$T/lt_$v/lighttpd.conf"
-		row lighttpd $v
-		[ $v = base ] && be=$errs
-		# its buffer is on the stack (stack_buffers = off by default): seen, and the reason counted
-		[ $v = shim ] && verdict load-lighttpd "$be" && check load-lighttpd-fb-stack-buffer test "$(stat_sum "$stats/*.json" fb_stack_buffer)" -gt 0
-	done
-else
-	fail load-lighttpd "lighttpd not installed"
-fi
+# Apache: Debian's defaults (EnableSendfile Off, mmap + writev) / EnableSendfile On
+apache_cmd() {
+	apache_conf "$1" "$2" "$([ "$3" = native ] && echo On || echo Off)"
+	printf '%s\n' apache2 -f "$2/httpd.conf" -DFOREGROUND
+}
+apache_check() { kernel_share_check apache; }
+server apache apache2 WINCH "base shim native" ZCSHIM_KEEP_CAP_LEASE=on
 
-# ---- python3 -m http.server (ThreadingHTTPServer, read + send 64K), as root ---------------------
+# lighttpd: network-backend write / sendfile, as root. Its buffer is on the stack (stack_buffers =
+# off by default): seen, and the reason counted
+lighttpd_cmd() {
+	lighttpd_conf "$1" "$2" "$([ "$3" = native ] && echo sendfile || echo write)"
+	printf '%s\n' lighttpd -D -f "$2/lighttpd.conf"
+}
+lighttpd_check() { check load-lighttpd-fb-stack-buffer test "$(stat_sum "$stats/*.json" fb_stack_buffer)" -gt 0; }
+server lighttpd lighttpd INT "base shim native" -
+
+# python3 -m http.server (ThreadingHTTPServer, read + send 64K), as root; no sendfile variant
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-for v in base shim; do
-	port=$(free_port)
-	e=()
-	[ $v = shim ] && read -ra e <<<"$(shim_for py_$v)"
-	load "py_$v" "$port" INT "${e[@]}" -- "$PY" -m http.server -b 127.0.0.1 -d "$W" "$port"
-	row python $v
-	[ $v = base ] && be=$errs
-	[ $v = shim ] && verdict load-python "$be" && ks=$(kernel_share) &&
-		check load-python-kernel-share test "$ks" -ge 50 && echo "  info: python: kernel share $ks%"
-done
+python_cmd() { printf '%s\n' "$PY" -m http.server -b 127.0.0.1 -d "$W" "$1"; }
+python_check() { kernel_share_check python; }
+server python "$PY" INT "base shim" -
 
 echo "  load: wrk -c $CONNS -d ${SECS}s, files 1K..64M; server CPU from $([ -n "$CG" ] && echo "its cgroup v2" || echo "nothing (no cgroup v2): 0")"
 printf '  %-10s %-7s %9s %9s %9s %8s\n' server variant req/s MiB/s cpu_ms errors
