@@ -92,6 +92,35 @@ check_bodies() {
 	if [ "$3" = 1 ]; then check "$1-range" test "$(sha "$2.range" 2>/dev/null)" = "$RANGE_REF"; fi
 }
 
+# fetch_run KIND NAME LOG STOPSIG FILE RANGE SCHEME PORT ENV... -- CMD... : starts CMD with the ENV
+# settings, runs the downloads of FILE into $T/NAME.* once PORT answers, stops it with STOPSIG.
+# Sets $run_ok and $dl_ok.
+fetch_run() {
+	local kind=$1 name=$2 log=$3 sig=$4 file=$5 range=$6 scheme=$7 port=$8 envs=()
+	shift 8
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	start_bg "$log" "${envs[@]}" -- "$@"
+	local pid=$bg_pid
+	run_ok=1 dl_ok=0
+	if ! wait_port "$port" "$pid"; then
+		run_ok=0
+		echo "  $kind $name did not start: $(tail -3 "$log" ${errlog:+"$errlog"} 2>/dev/null)"
+	else
+		downloads "$port" "$file" "$T/$name" "$range" "$scheme"
+		# vsftpd's sessions end (and write their counters) after curl has its bytes
+		[ "$scheme" = ftp ] && sleep 0.5
+	fi
+	stop_bg "$pid" "$sig" || { run_ok=0; echo "  $kind $name did not stop on SIG$sig"; }
+}
+# log_clean NAME ERE : no line of the last run's error log matches ERE (the server's error levels)
+log_clean() {
+	local bad
+	bad=$(grep -E "$2" "$errlog")
+	check "$1-error-log-clean" test -z "$bad"
+	[ -n "$bad" ] && echo "$bad" | head -5 | sed 's/^/  log: /'
+}
+
 for x in "$ZC_LIB" "$ZC_BIN"; do [ -e "$x" ] || { fail setup "$x not built"; exit 1; }; done
 
 # ---- the payload ----------------------------------------------------------------------
@@ -119,25 +148,11 @@ nginx_run() {
 	errlog=$d/error.log
 	stats=$(stats_dir "$name")
 	[ "$lease" != noshim ] && read -ra envs <<<"$(shim_env "$stats" "$lease") $*"
-	start_bg "$d/stdout" "${envs[@]}" -- nginx -c "$d/nginx.conf" -p "$d/"
-	local pid=$bg_pid
-	run_ok=1 dl_ok=0
-	if ! wait_port "$port" "$pid"; then
-		run_ok=0
-		echo "  nginx $name did not start: $(tail -3 "$errlog" "$d/stdout" 2>/dev/null)"
-	else
-		downloads "$port" "$file" "$T/$name" 1
-	fi
-	stop_bg "$pid" QUIT || { run_ok=0; echo "  nginx $name did not stop on SIGQUIT"; }
+	fetch_run nginx "$name" "$d/stdout" QUIT "$file" 1 http "$port" "${envs[@]}" -- nginx -c "$d/nginx.conf" -p "$d/"
 	[ "$lease" != noshim ] && info "nginx-$name"
 }
 # nginx_log_clean NAME : no [alert]/[crit]/[emerg]/[error] line in the last run's error log
-nginx_log_clean() {
-	local bad
-	bad=$(grep -E '\[(alert|crit|emerg|error)\]' "$errlog")
-	check "$1-error-log-clean" test -z "$bad"
-	[ -n "$bad" ] && echo "$bad" | head -5 | sed 's/^/  log: /'
-}
+nginx_log_clean() { log_clean "$1" '\[(alert|crit|emerg|error)\]'; }
 
 if ! command -v nginx >/dev/null; then
 	fail nginx "nginx not installed"
@@ -263,17 +278,9 @@ py_run() {
 	shift 2
 	port=$(free_port)
 	stats=$(stats_dir "$name")
+	errlog=
 	[ "$lease" != noshim ] && read -ra envs <<<"$(shim_env "$stats" "$lease") $*"
-	start_bg "$T/$name.log" "${envs[@]}" -- "$PY" -m http.server -b 127.0.0.1 -d "$W" "$port"
-	local pid=$bg_pid
-	run_ok=1 dl_ok=0
-	if ! wait_port "$port" "$pid"; then
-		run_ok=0
-		echo "  python $name did not start: $(tail -3 "$T/$name.log")"
-	else
-		downloads "$port" root.bin "$T/$name" 0
-	fi
-	stop_bg "$pid" INT || { run_ok=0; echo "  python $name did not stop on SIGINT"; }
+	fetch_run python "$name" "$T/$name.log" INT root.bin 0 http "$port" "${envs[@]}" -- "$PY" -m http.server -b 127.0.0.1 -d "$W" "$port"
 	[ "$lease" != noshim ] && info "python-$name"
 }
 py_run pybase noshim
@@ -326,33 +333,18 @@ ap_run() {
 	local name=$1 lease=$2 file=$3 port d=$T/ap_$1 envs=()
 	shift 3
 	port=$(free_port)
-	mkdir -p "$d"
 	errlog=$d/error.log
 	apache_conf "$port" "$d" Off
 	stats=$(stats_dir "$name")
 	[ "$lease" != noshim ] && envs=(LD_PRELOAD="$ZC_LIB" ZCSHIM_STATS_FILE="$stats/%p.json" ZCSHIM_LEASE="$lease" "$@")
-	start_bg "$d/stdout" "${envs[@]}" -- apache2 -f "$d/httpd.conf" -DFOREGROUND
-	local pid=$bg_pid
-	run_ok=1 dl_ok=0
-	if ! wait_port "$port" "$pid"; then
-		run_ok=0
-		echo "  apache $name did not start: $(tail -3 "$errlog" "$d/stdout" 2>/dev/null)"
-	else
-		downloads "$port" "$file" "$T/$name" 1
-	fi
-	stop_bg "$pid" WINCH || { run_ok=0; echo "  apache $name did not stop on SIGWINCH"; }
+	fetch_run apache "$name" "$d/stdout" WINCH "$file" 1 http "$port" "${envs[@]}" -- apache2 -f "$d/httpd.conf" -DFOREGROUND
 	if [ "$lease" != noshim ]; then
 		info "apache-$name"
 		echo "  info: apache-$name: maps_tracked=$(sum maps_tracked) rw_mapped_bytes=$(sum rw_mapped_bytes)"
 	fi
 }
 # ap_log_clean NAME : no error-level line in the last run's error log
-ap_log_clean() {
-	local bad
-	bad=$(grep -E '\[[a-z_]*:(error|crit|alert|emerg)\]' "$errlog")
-	check "$1-error-log-clean" test -z "$bad"
-	[ -n "$bad" ] && echo "$bad" | head -5 | sed 's/^/  log: /'
-}
+ap_log_clean() { log_clean "$1" '\[[a-z_]*:(error|crit|alert|emerg)\]'; }
 if ! command -v apache2 >/dev/null; then
 	fail apache "apache2 not installed"
 else
@@ -382,22 +374,11 @@ vf_run() {
 	local name=$1 lease=$2 port d=$T/vf_$1 envs=()
 	shift 2
 	port=$(free_port)
-	mkdir -p "$d" /var/run/vsftpd/empty
 	errlog=$d/vsftpd.log
 	vsftpd_conf "$port" "$d" NO
 	stats=$(stats_dir "$name")
 	[ "$lease" != noshim ] && envs=(LD_PRELOAD="$ZC_LIB" ZCSHIM_STATS_FILE="$stats/%p.json" ZCSHIM_LEASE="$lease" "$@")
-	start_bg "$d/stdout" "${envs[@]}" -- vsftpd "$d/vsftpd.conf"
-	local pid=$bg_pid
-	run_ok=1 dl_ok=0
-	if ! wait_port "$port" "$pid"; then
-		run_ok=0
-		echo "  vsftpd $name did not start: $(tail -3 "$d/stdout" 2>/dev/null)"
-	else
-		downloads "$port" root.bin "$T/$name" 1 ftp
-		sleep 0.5 # the sessions end (and write their counters) after curl has its bytes
-	fi
-	stop_bg "$pid" TERM || { run_ok=0; echo "  vsftpd $name did not stop on SIGTERM"; }
+	fetch_run vsftpd "$name" "$d/stdout" TERM root.bin 1 ftp "$port" "${envs[@]}" -- vsftpd "$d/vsftpd.conf"
 	[ "$lease" != noshim ] && info "vsftpd-$name"
 }
 if ! command -v vsftpd >/dev/null; then
@@ -421,7 +402,6 @@ lt_run() {
 	local name=$1 lease=$2 port d=$T/lt_$1 envs=()
 	shift 2
 	port=$(free_port)
-	mkdir -p "$d"
 	errlog=$d/error.log
 	lighttpd_conf "$port" "$d" write
 	stats=$(stats_dir "$name")
@@ -432,15 +412,7 @@ lt_run() {
 		return
 	fi
 	[ "$lease" != noshim ] && read -ra envs <<<"$(shim_env "$stats" "$lease") $*"
-	start_bg "$d/stdout" "${envs[@]}" -- lighttpd -D -f "$d/lighttpd.conf"
-	local pid=$bg_pid
-	if ! wait_port "$port" "$pid"; then
-		run_ok=0
-		echo "  lighttpd $name did not start: $(tail -3 "$errlog" "$d/stdout" 2>/dev/null)"
-	else
-		downloads "$port" root.bin "$T/$name" 1
-	fi
-	stop_bg "$pid" INT || { run_ok=0; echo "  lighttpd $name did not stop on SIGINT"; }
+	fetch_run lighttpd "$name" "$d/stdout" INT root.bin 1 http "$port" "${envs[@]}" -- lighttpd -D -f "$d/lighttpd.conf"
 	[ "$lease" != noshim ] && info "lighttpd-$name"
 }
 if ! command -v lighttpd >/dev/null; then
