@@ -613,9 +613,8 @@ int zc_detect_source(int fd, uint64_t gen)
 	if (evict >= 0) zc_close_own(evict);
 	if (k < MAX_SOURCES) return k;
 	if (freek < 0) return -1;
-	int d = (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int d = zc_dup_high(fd); /* straight there: closing a low one would drop the program's POSIX locks */
 	if (d < 0) return -1;
-	d = zc_high_fd(d);
 	lock();
 	k = find_source_locked(fd, gen);
 	if (k == MAX_SOURCES && sources[freek].fd < 0) sources[k = freek] = (struct source){.fd = d, .src_fd = fd, .gen = gen}, d = -1;

@@ -322,10 +322,9 @@ void zc_lease_closing(int fd)
 	if (zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE || i.lease != ZC_LS_HELD) return;
 	zc_fdtab_set_lease(fd, i.gen, ZC_LS_BROKEN); /* no new rewrite from it */
 	while (zc_fdtab_lease_inflight(fd, i.gen)) sched_yield();
-	int keep = any_queued(i.dsts) ? (int)zc_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	int keep = any_queued(i.dsts) ? zc_dup_high(fd) : -1; /* (no low duplicate closed: POSIX locks) */
 	struct keeper *kp = NULL;
 	if (keep >= 0) {
-		keep = zc_high_fd(keep);
 		pthread_mutex_lock(&keep_lock);
 		for (int k = 0; k < KEEPERS && !kp; k++)
 			if (keepers[k].fd < 0) kp = &keepers[k];

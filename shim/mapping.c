@@ -19,6 +19,9 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -103,6 +106,30 @@ static int own_open(int fd, dev_t dev, ino_t ino, off_t *size)
 	return zc_high_fd_strict(o);
 }
 
+/* posix_locked — this process holds a POSIX record lock on the file (/proc/locks): closing any
+ * descriptor of it would release the lock (fcntl(2)), so the shim keeps its own open until then.
+ * 1 also when /proc/locks cannot be read in full: keeping a descriptor is never wrong. */
+static int posix_locked(dev_t dev, ino_t ino)
+{
+	char buf[8192], want[64], *line, *save;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/locks", O_RDONLY | O_CLOEXEC), found = 0;
+	if (fd < 0) return 0; /* no /proc (a chroot): nothing can be looked at, nor any lock seen */
+	snprintf(want, sizeof want, " %ld %02x:%02x:%lu ", (long)zc_raw_getpid(), major(dev), minor(dev), (unsigned long)ino);
+	ssize_t n, have = 0;
+	while (!found && (n = zc_raw_read(fd, buf + have, sizeof buf - 1 - (size_t)have)) > 0) {
+		buf[have + n] = 0;
+		char *last = strrchr(buf, '\n');
+		if (!last) { found = 1; break; } /* a line longer than the buffer: keep the descriptor */
+		*last = 0;
+		for (line = strtok_r(buf, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+			found = strstr(line, "POSIX") && strstr(line, want);
+		have = (ssize_t)strlen(last + 1);
+		memmove(buf, last + 1, (size_t)have + 1);
+	}
+	zc_raw_close(fd);
+	return found;
+}
+
 /* drop_locked — file k's slot is free again; returns its descriptor, for release() outside the lock. */
 static int drop_locked(int k)
 {
@@ -113,11 +140,12 @@ static int drop_locked(int k)
 }
 
 /* file_put_locked — one mapping less names file k: it becomes idle (*idle set); or, where no lease
- * thread will come back for it (lease = off), it goes: its descriptor is returned to close. */
+ * thread will come back for it (lease = off), it goes: its descriptor is returned to close (kept,
+ * idle, while the program holds a POSIX lock on the file: see posix_locked). */
 static int file_put_locked(int k, int *idle)
 {
 	if (--files[k].refs > 0) return -1;
-	if (zc_lease_wake()) {
+	if (zc_lease_wake() || posix_locked(files[k].dev, files[k].ino)) {
 		files[k].idle_ms = now_ms();
 		*idle = 1;
 		return -1;
@@ -155,8 +183,8 @@ static int file_for(int fd, const struct zc_fd_info *i)
 		}
 	}
 	int evict = -1;
-	for (k = 0; k < MAX_FILES && freek < 0; k++)
-		if (files[k].fd >= 0 && !files[k].refs) evict = drop_locked(k), freek = k; /* full: an idle one goes */
+	for (k = 0; k < MAX_FILES && freek < 0; k++) /* full: an idle one goes, unless closing it drops a lock */
+		if (files[k].fd >= 0 && !files[k].refs && !posix_locked(files[k].dev, files[k].ino)) evict = drop_locked(k), freek = k;
 	if (freek >= 0) files[freek].fd = -2, files[freek].refs = 1; /* reserved while we open outside the lock */
 	unlock();
 	if (evict >= 0) release(evict);
@@ -186,6 +214,12 @@ void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	if (len < min_len() || zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
 	/* the program's own lease, signal or owner on it: opening the file again could break its lease */
 	if (i.lease == ZC_LS_PROGRAM) return;
+	/* opening it again goes through a low descriptor that must be closed, which would drop the
+	 * program's POSIX locks on the file: a file it holds locks on is not followed */
+	if (posix_locked(i.dev, i.ino)) {
+		zc_count(ZC_maps_refused, 1);
+		return;
+	}
 	int k = file_for(fd, &i);
 	if (k < 0) {
 		zc_count(ZC_maps_refused, 1);
@@ -250,7 +284,8 @@ int zc_map_expire(void)
 	lock();
 	for (int k = 0; k < MAX_FILES; k++) {
 		if (files[k].fd < 0 || files[k].refs) continue;
-		if (now - files[k].idle_ms >= IDLE_MS) gone[ng++] = drop_locked(k);
+		/* the program's own POSIX locks on the file would go with the close: kept while they last */
+		if (now - files[k].idle_ms >= IDLE_MS && !posix_locked(files[k].dev, files[k].ino)) gone[ng++] = drop_locked(k);
 		else left = 1;
 	}
 	unlock();

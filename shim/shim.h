@@ -13,6 +13,8 @@ extern size_t zc_min_record;      /* smallest read worth recording */
 
 /* zc_high_fd — moves one of the shim's own descriptors high, close-on-exec, out of the program's way. */
 int zc_high_fd(int fd);
+/* zc_dup_high — a high close-on-exec duplicate of fd, made there directly (no low one closed); -1. */
+int zc_dup_high(int fd);
 /* zc_high_fd_strict — the same, but a descriptor that cannot go high is closed: -1. */
 int zc_high_fd_strict(int fd);
 /* zc_is_own_fd — fd is one of those (the program's close gets EBADF, as without the shim). */

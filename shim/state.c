@@ -70,6 +70,19 @@ int zc_high_fd(int fd)
 	return high;
 }
 
+/* zc_dup_high — a duplicate of fd made high directly: no low descriptor of the file is ever closed
+ * (a close of any descriptor of a file drops the program's POSIX locks on it). -1 if none fits. */
+int zc_dup_high(int fd)
+{
+	struct rlimit rl;
+	long base = 900;
+	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
+		base = (long)rl.rlim_cur - 64;
+	int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+	if (high >= 0) own_add(high);
+	return high;
+}
+
 int zc_high_fd_strict(int fd)
 {
 	struct rlimit rl;

@@ -6,7 +6,7 @@
  * a forked receiver that copies them to stdout; the transcript (--log) records every call's result.
  *
  *   mapsend --src FILE --log FILE [--dest pipe|tcp] [--piece BYTES] [--private] [--nonblock]
- *           [--bare] [--case plain|pasteof|truncate|modify|mprotect|munmap|fork|forkmap|peerclose|peerclose_sig|after|threads]
+ *           [--bare] [--case plain|pasteof|truncate|modify|mprotect|munmap|fork|forkmap|peerclose|peerclose_sig|after|locked|lockafter|threads]
  *
  * pasteof: the mapping runs 3 pages past the end of the file (the kernel's copy stops at the first
  * page with no file behind it). truncate/modify: another process truncates the file to a third or
@@ -18,6 +18,9 @@
  * whether it was raised).
  * after: once every piece is sent and unmapped, another process opens the file for writing (it
  * must not wait for the shim, which may keep the file open a moment for the next mapping).
+ * locked: the program holds a POSIX read lock on the file and maps from that descriptor; after
+ * the last piece is unmapped (and 0.6 s), another process checks that the lock still stands.
+ * lockafter: the same, the lock taken right after the first piece is mapped.
  * threads: two threads send the two halves of the file over two connections at once (received
  * into out.h0 and out.h1 in the current directory). */
 #include "transcript.h"
@@ -130,13 +133,23 @@ static int send_piece(int out, int k, const char *p, size_t n)
 	return 0;
 }
 
-/* map_piece — piece k of the file, mapped read-only; the descriptor is closed right after (Apache). */
+static int lock_fd = -1; /* locked: the descriptor holding the program's POSIX lock, mapped from */
+
+/* take_lock — a POSIX read lock on the whole file, as a database would hold one. */
+static void take_lock(void)
+{
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+	tlog("lock: %d", fcntl(lock_fd, F_SETLK, &fl));
+}
+
+/* map_piece — piece k of the file, mapped read-only; the descriptor is closed right after (Apache),
+ * but for the locked case (a close would drop the program's own lock). */
 static char *map_piece(off_t off, size_t n)
 {
-	int fd = open(src, O_RDONLY);
+	int fd = lock_fd >= 0 ? lock_fd : open(src, O_RDONLY);
 	if (fd < 0) exit(3);
 	char *m = mmap(NULL, n, PROT_READ, priv ? MAP_PRIVATE : MAP_SHARED, fd, off);
-	close(fd);
+	if (fd != lock_fd) close(fd);
 	if (m == MAP_FAILED) tlog("mmap at %lld: %s", (long long)off, ename(errno));
 	return m == MAP_FAILED ? NULL : m;
 }
@@ -152,6 +165,7 @@ static int send_range(int out, off_t from, off_t to, off_t size)
 		char *m = map_piece(off, mlen);
 		if (!m) return -1;
 		if (!strcmp(cas, "truncate") || !strcmp(cas, "modify")) other_process(!strcmp(cas, "truncate"));
+		if (!strcmp(cas, "lockafter") && k == 0) take_lock(); /* after the shim opened the file */
 		if (!strcmp(cas, "mprotect")) tlog("mprotect: %d", mprotect(m, mlen, PROT_NONE));
 		if (!strcmp(cas, "munmap")) tlog("munmap: %d", munmap(m, mlen));
 		int r;
@@ -240,8 +254,22 @@ int main(int argc, char **argv)
 		rc = WIFEXITED(status) ? WEXITSTATUS(status) : 9;
 		tlog("child: %d", rc);
 	} else {
+		if (!strncmp(cas, "lock", 4)) lock_fd = open(src, O_RDONLY); /* the program locks the file it serves */
+		if (!strcmp(cas, "locked")) take_lock();
 		rc = send_range(out, 0, st.st_size, st.st_size);
 		tlog("sent: %d", rc);
+		if (lock_fd >= 0) { /* every piece unmapped, and long enough for the shim to let its descriptor go */
+			usleep(600000);
+			pid_t c = fork();
+			if (c == 0) { /* another process asks: is a write lock possible, or does ours still stand? */
+				struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+				int f = open(src, O_RDONLY);
+				_exit(f >= 0 && fcntl(f, F_GETLK, &q) == 0 && q.l_type == F_RDLCK ? 0 : 1);
+			}
+			int status;
+			waitpid(c, &status, 0);
+			tlog("lock still held: %d", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
 		if (!strcmp(cas, "after")) { /* every piece unmapped: a writer must not wait for the shim */
 			struct timespec t0, t1;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
