@@ -55,23 +55,10 @@ void zc_close_own(int fd)
 	syscall(SYS_close, fd);
 }
 
-/* zc_high_fd — near the top of the soft descriptor limit, where a program's next open never lands;
- * from then on the program's close and close_range leave it alone. */
-int zc_high_fd(int fd)
-{
-	struct rlimit rl;
-	long base = 900;
-	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
-		base = (long)rl.rlim_cur - 64;
-	int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
-	if (high < 0) high = fd; /* keep the low one rather than lose it */
-	else syscall(SYS_close, fd);
-	own_add(high);
-	return high;
-}
-
-/* zc_dup_high — a duplicate of fd made high directly: no low descriptor of the file is ever closed
- * (a close of any descriptor of a file drops the program's POSIX locks on it). -1 if none fits. */
+/* zc_dup_high — a duplicate of fd near the top of the soft descriptor limit, where a program's next
+ * open never lands, made there directly: no low descriptor of the file is ever closed (a close of
+ * any descriptor of a file drops the program's POSIX locks on it). From then on the program's
+ * close and close_range leave it alone. -1 if none fits. */
 int zc_dup_high(int fd)
 {
 	struct rlimit rl;
@@ -83,16 +70,22 @@ int zc_dup_high(int fd)
 	return high;
 }
 
+/* zc_high_fd — one of the shim's own descriptors moved high (the low one closed). */
+int zc_high_fd(int fd)
+{
+	int high = zc_dup_high(fd);
+	if (high < 0) {
+		own_add(fd); /* keep the low one rather than lose it */
+		return fd;
+	}
+	syscall(SYS_close, fd);
+	return high;
+}
+
 int zc_high_fd_strict(int fd)
 {
-	struct rlimit rl;
-	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur <= 128) {
-		syscall(SYS_close, fd);
-		return -1;
-	}
-	int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)rl.rlim_cur - 64);
+	int high = zc_dup_high(fd);
 	syscall(SYS_close, fd);
-	if (high >= 0) own_add(high);
 	return high;
 }
 
