@@ -190,7 +190,9 @@ static int file_for(int fd, const struct zc_fd_info *i)
 	if (evict >= 0) release(evict);
 	if (freek < 0) return -1;
 	off_t size = 0;
-	int d = own_open(fd, i->dev, i->ino, &size);
+	/* opening the file again goes through a low descriptor that must be closed, which would drop
+	 * the program's POSIX locks on it: a file it holds locks on is not followed */
+	int d = posix_locked(i->dev, i->ino) ? -1 : own_open(fd, i->dev, i->ino, &size);
 	if (d >= 0 && zc_fdtab_get(d, &o) == 0 && o.kind == ZC_FD_FILE) {
 		/* kept whatever the answer: a write from the mapping then counts why it was not rewritten */
 		zc_lease_prepare(d, o.gen, o.lease);
@@ -214,12 +216,6 @@ void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	if (len < min_len() || zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
 	/* the program's own lease, signal or owner on it: opening the file again could break its lease */
 	if (i.lease == ZC_LS_PROGRAM) return;
-	/* opening it again goes through a low descriptor that must be closed, which would drop the
-	 * program's POSIX locks on the file: a file it holds locks on is not followed */
-	if (posix_locked(i.dev, i.ino)) {
-		zc_count(ZC_maps_refused, 1);
-		return;
-	}
 	int k = file_for(fd, &i);
 	if (k < 0) {
 		zc_count(ZC_maps_refused, 1);
