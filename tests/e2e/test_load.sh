@@ -6,10 +6,11 @@
 # that drop root: nginx, Apache), and in its own sendfile configuration (native). Checked for the
 # shim run: no corrupted download, no more socket errors, timeouts or failed responses than the
 # base run (plus 1%), the workers' open descriptors and resident memory flat from the 10th second
-# to the last (within a quarter and a margin), and bytes moved by the kernel where the defaults
-# rewrite the server's copy path (Apache, python), else the reason counted (nginx: 32K reads,
-# below defer_min_bytes; lighttpd: stack buffers). Printed: requests/s, MB/s and server CPU (its cgroup v2 when one can be
-# made) for the three, side by side. No timing is asserted.
+# to the last (descriptors: within the connections' count; memory: within a quarter and a
+# margin), and bytes moved by the kernel where the defaults rewrite the server's copy path
+# (Apache, python), else the reason counted (nginx: 32K reads, below defer_min_bytes; lighttpd:
+# stack buffers). Printed: requests/s, MB/s and server CPU (its cgroup v2 when one can be made)
+# for the three, side by side. No timing is asserted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.lib.sh"
 
@@ -124,7 +125,9 @@ verdict() {
 	check "$n-ran" test "$run_ok" = 1 -a -n "$rps"
 	check "$n-no-corrupt-download" test "${chk_bad:-1}" -eq 0 -a "${chk_ok:-0}" -gt 0
 	check "$n-errors-not-above-base" test "$errs" -le $((be + reqs / 100))
-	check "$n-fds-flat" test "$fds" -le $((fds10 + fds10 / 4 + 16))
+	# descriptors follow the connections in flight (python's backlog lets them pile up: 134 -> 213
+	# seen without a leak, 73 -> 99 without the shim); a leak per request would add thousands
+	check "$n-fds-flat" test "$fds" -le $((fds10 + CONNS + 32))
 	check "$n-rss-flat" test "$rss" -le $((rss10 + rss10 / 4 + 16384))
 }
 kernel_share() { # percent of the bytes the shim saw that the kernel moved
