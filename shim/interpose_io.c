@@ -93,11 +93,16 @@ static __attribute__((noinline)) ssize_t do_read(int fd, void *buf, size_t n, of
 	return r;
 }
 
+/* matchable — a write could match something: a record (detect.c) or a followed file mapping. */
+static inline int matchable(void)
+{
+	return __atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED) || __atomic_load_n(&zc_map_live, __ATOMIC_RELAXED);
+}
+
 /* quiet — nothing recorded and no error kept: a small read or any write has nothing to look at. */
 static inline int quiet(void)
 {
-	return !__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED) && !__atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED) &&
-	       !__atomic_load_n(&zc_map_live, __ATOMIC_RELAXED);
+	return !matchable() && !__atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED);
 }
 
 /* read_call — read or pread: the common small read with nothing recorded is counted and done;
@@ -354,7 +359,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		leave();
 		return errno = e, -1; /* what write reports after the count that a rewrite returned */
 	}
-	if (!__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED) && !__atomic_load_n(&zc_map_live, __ATOMIC_RELAXED)) {
+	if (!matchable()) {
 		zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
 	} else {
 		int saved = errno;
@@ -430,8 +435,7 @@ static int pass_begin(int fd, enum zc_counter c, int sock)
 	enter();
 	zc_count(c, 1);
 	if (sock) e = pending(fd);
-	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED) || __atomic_load_n(&zc_map_live, __ATOMIC_RELAXED))
-		zc_fdtab_note_writer(fd, zc_tid());
+	if (matchable()) zc_fdtab_note_writer(fd, zc_tid());
 	leave();
 	errno = saved;
 	return e;
