@@ -4,13 +4,12 @@
 
 #include <elf.h>
 #include <getopt.h>
-#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Verdict levels; they double as the exit status. */
@@ -36,7 +35,8 @@ struct report {
 	bool setuid, setgid, secure;
 	unsigned owner_uid, owner_gid;
 	bool has_caps;
-	uint64_t caps_permitted;
+	uint64_t caps_permitted;  /* the file's permitted set, by capability number */
+	char caps_text[256];      /* the file's capabilities as libcap writes them: "cap_lease=ep" */
 	const char *runtime;      /* "libc", "go", "no-libc" */
 	const char *libc_path;
 	uint64_t all_imports;     /* imports of the binary and of every non-libc library */
@@ -130,36 +130,45 @@ static const char *machine_name(int m, char *buf, size_t len)
 	}
 }
 
-/* own_caps — one capability set of this process (key "CapPrm:", "CapInh:", "CapBnd:"). */
-static uint64_t own_caps(const char *key)
+/* cap_mask — the capabilities raised in one set of caps, as a mask of capability numbers
+ * (libcap's cap_get_flag, not a layout of our own); 0 when caps is NULL. */
+static uint64_t cap_mask(cap_t caps, cap_flag_t set)
 {
-	unsigned long long v = 0;
-	char line[128];
-	FILE *f = fopen("/proc/self/status", "re");
+	uint64_t m = 0;
+	cap_flag_value_t on;
 
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, key, strlen(key)) && sscanf(line + strlen(key), "%llx", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
+	for (cap_value_t c = 0; caps && c < 64; c++)
+		if (cap_get_flag(caps, c, set, &on) == 0 && on == CAP_SET)
+			m |= UINT64_C(1) << c;
+	return m;
+}
+
+/* bounding_mask — this process's bounding set (libcap's cap_get_bound, prctl PR_CAPBSET_READ). */
+static uint64_t bounding_mask(void)
+{
+	uint64_t m = 0;
+
+	for (cap_value_t c = 0; c < 64; c++)
+		if (cap_get_bound(c) == 1)
+			m |= UINT64_C(1) << c;
+	return m;
 }
 
 /* How a program started as its user gets CAP_LEASE with LD_PRELOAD kept (KERNEL-FACTS.md):
  * ambient, never file capabilities, which put a non-root start in secure mode. */
 #define AMBIENT_HINT "ambient CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE with User=, or " \
 		     "setpriv --inh-caps +lease --ambient-caps +lease)"
-#define CAP_LEASE_BIT (UINT64_C(1) << 28)
+#define CAP_LEASE_BIT (UINT64_C(1) << CAP_LEASE)
 
 /* check_privileges — setuid/setgid bits and file capabilities, judged for the caller as the
  * kernel does at exec: AT_SECURE when the effective uid or gid differs from the real one, or
  * when a caller other than root gains capabilities (or the file's effective bit is set). */
 static void check_privileges(struct report *r)
 {
-	unsigned char cap[24];
-	uint32_t magic = 0, inh_lo = 0, inh_hi = 0;
 	struct stat st;
-	ssize_t len;
+	cap_t file_caps, own;
+	uint64_t inh = 0;
+	bool eff = false;
 
 	if (stat(r->path, &st))
 		return;
@@ -167,18 +176,18 @@ static void check_privileges(struct report *r)
 	r->owner_gid = st.st_gid;
 	r->setuid = st.st_mode & S_ISUID;
 	r->setgid = (st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP);
-	len = getxattr(r->path, "security.capability", cap, sizeof cap);
-	if (len >= 12) {
-		uint32_t lo, hi = 0;
-		memcpy(&magic, cap, 4);
-		memcpy(&lo, cap + 4, 4);
-		memcpy(&inh_lo, cap + 8, 4);
-		if (len >= 20) {
-			memcpy(&hi, cap + 12, 4);
-			memcpy(&inh_hi, cap + 16, 4);
-		}
+	/* NULL (ENODATA) when the file has no security.capability attribute */
+	file_caps = cap_get_file(r->path);
+	if (file_caps) {
+		char *text = cap_to_text(file_caps, NULL);
 		r->has_caps = true;
-		r->caps_permitted = (uint64_t)hi << 32 | lo;
+		r->caps_permitted = cap_mask(file_caps, CAP_PERMITTED);
+		inh = cap_mask(file_caps, CAP_INHERITABLE);
+		/* libcap raises the effective flags only when the file's effective bit is set */
+		eff = cap_mask(file_caps, CAP_EFFECTIVE) != 0;
+		snprintf(r->caps_text, sizeof r->caps_text, "%s", text ? text : "?");
+		cap_free(text);
+		cap_free(file_caps);
 	}
 	if (r->setuid) {
 		bool other = st.st_uid != getuid();
@@ -198,18 +207,19 @@ static void check_privileges(struct report *r)
 		    other ? "" : "; not for your real gid");
 	}
 	if (r->has_caps) {
-		uint64_t inh = (uint64_t)inh_hi << 32 | inh_lo;
-		uint64_t gained = (r->caps_permitted & own_caps("CapBnd:")) | (inh & own_caps("CapInh:"));
-		bool eff = magic & VFS_CAP_FLAGS_EFFECTIVE;
-		bool other = getuid() != 0 && (eff || (gained & ~own_caps("CapPrm:")));
+		own = cap_get_proc();
+		uint64_t gained = (r->caps_permitted & bounding_mask()) |
+				  (inh & cap_mask(own, CAP_INHERITABLE));
+		bool other = getuid() != 0 && (eff || (gained & ~cap_mask(own, CAP_PERMITTED)));
+		cap_free(own);
 		r->secure |= other;
 		add(r, other ? LV_NO : LV_PARTLY,
-		    "file capabilities (security.capability, permitted 0x%llx%s): the kernel sets "
+		    "file capabilities (security.capability: %s%s): the kernel sets "
 		    "AT_SECURE for %s, and the loader then ignores LD_PRELOAD%s; they also clear the "
 		    "ambient set at exec. For leases%s, remove them (setcap -r) and grant what the "
 		    "program needs as ambient capabilities, CAP_LEASE included (systemd "
 		    "AmbientCapabilities= with User=, or setpriv --inh-caps +lease --ambient-caps +lease)",
-		    (unsigned long long)r->caps_permitted, eff ? ", effective bit set" : "",
+		    r->caps_text, eff ? ", effective bit set" : "",
 		    eff ? "every caller but root" : "a caller other than root whom they give new capabilities",
 		    other ? "" : getuid() ? " (they give you none: not for you)" : " (you are root: not for you)",
 		    (r->caps_permitted | inh) & CAP_LEASE_BIT ? " (cap_lease there does not help)" : "");
@@ -442,10 +452,7 @@ static void print_json(const struct report *r)
 	json_str(exe->interp);
 	printf(",\n  \"setuid\": %s,\n  \"setgid\": %s,\n  \"capabilities\": ",
 	       r->setuid ? "true" : "false", r->setgid ? "true" : "false");
-	if (r->has_caps)
-		printf("\"0x%llx\"", (unsigned long long)r->caps_permitted);
-	else
-		fputs("null", stdout);
+	json_str(r->has_caps ? r->caps_text : NULL);
 	printf(",\n  \"secure_mode\": %s,\n  \"runtime\": \"%s\",\n  \"go_version\": ",
 	       r->secure ? "true" : "false", r->runtime);
 	json_str(exe->go_version[0] ? exe->go_version : NULL);
@@ -501,8 +508,9 @@ static void print_human(const struct report *r)
 	       machine_name(exe->machine, m, sizeof m), r->kind, exe->interp ? " (" : "",
 	       exe->interp ? exe->interp : "", exe->interp ? ")" : "");
 	if (r->setuid || r->setgid || r->has_caps)
-		printf("  privileges: %s%s%s%s\n", r->setuid ? "setuid " : "",
+		printf("  privileges: %s%s%s%s%s%s\n", r->setuid ? "setuid " : "",
 		       r->setgid ? "setgid " : "", r->has_caps ? "file-capabilities " : "",
+		       r->has_caps ? r->caps_text : "", r->has_caps ? " " : "",
 		       r->secure ? "(secure mode for you)" : "(not secure mode for you)");
 	else
 		printf("  privileges: none (no setuid/setgid bit, no file capabilities)\n");

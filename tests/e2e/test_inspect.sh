@@ -236,15 +236,20 @@ if [ "$(id -u)" -eq 0 ]; then
 		if setcap cap_net_bind_service+ep "$T/copier-cap" 2>/dev/null; then
 			insp --json "$T/copier-cap"
 			check caps-root-exit-1 [ "$rc" -eq 1 ]
-			check caps-json [ "$(jq_py "j['capabilities']")" = 0x400 ]
+			# capabilities by name, as libcap writes them (cap_to_text), never a hex mask
+			check caps-json [ "$(jq_py "j['capabilities']")" = cap_net_bind_service=ep ]
 			insp "$T/copier-cap"
 			check caps-reason has "file capabilities (security.capability"
+			check caps-named has "file capabilities (security.capability: cap_net_bind_service=ep, effective bit set)"
+			check caps-privileges-named grep -q '^  privileges: file-capabilities cap_net_bind_service=ep (not secure mode for you)$' <<<"$out"
+			check caps-no-hex-mask not_has "permitted 0x"
 			check caps-at-secure has "the kernel sets AT_SECURE for every caller but root, and the loader then ignores LD_PRELOAD (you are root: not for you)"
 			check caps-ambient-cleared has "they also clear the ambient set at exec"
 			check caps-no-setcap-advice not_has "setcap cap_"
 			# what the old advice produced: cap_lease in the file's capabilities
 			cp "$T/copier" "$T/copier-caplease"; setcap cap_lease+ep "$T/copier-caplease"
 			insp "$T/copier-caplease"
+			check caplease-named has "(security.capability: cap_lease=ep, effective bit set)"
 			check caplease-does-not-help has "For leases (cap_lease there does not help), remove them (setcap -r) and grant what the program needs as ambient capabilities, CAP_LEASE included (systemd AmbientCapabilities= with User=, or setpriv --inh-caps +lease --ambient-caps +lease)"
 			check caplease-no-setcap-advice not_has "setcap cap_"
 			cp "$T/copier" "$T/copier-capinh"; setcap cap_lease+i "$T/copier-capinh"
@@ -270,7 +275,8 @@ if [ "$(id -u)" -eq 0 ]; then
 				check caplease-nobody-at-secure [ "$(jq_py "any('AT_SECURE for every caller but root' in x['text'] and x['level'] == 'no' for x in j['reasons'])")" = True ]
 				# inheritable only: no new capability for a caller whose inheritable set lacks it
 				as_nobody 65534 "" -- "$T/pub/copier-capinh"
-				check capinh-nobody-not-secure [ "$(jq_py "j['secure_mode']")" = False ]
+				check capinh-nobody-not-secure [ "$(jq_py "j['secure_mode'], j['capabilities']")" = "False cap_lease=i" ]
+				check capinh-named-no-effective-bit [ "$(jq_py "any('(security.capability: cap_lease=i)' in x['text'] for x in j['reasons'])")" = True ]
 				as_nobody 65534 "" --inh-caps +lease -- "$T/pub/copier-capinh"
 				check capinh-nobody-with-inheritable-secure [ "$rc:$(jq_py "j['secure_mode']")" = 3:True ]
 				# setgid: the real gid decides; a supplementary group does not avoid AT_SECURE
