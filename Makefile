@@ -45,7 +45,7 @@ $(B)/libzcshim.so: $(SHIM_OBJS) $(B)/zcshim.map $(B)/exports.txt
 	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=$(B)/zcshim.map -Wl,-z,defs,-z,now $(LDLIBS)
 
 $(B)/zcshim: $(TOOL_OBJS) $(CORE_OBJS)
-	$(CC) -o $@ $(TOOL_OBJS) $(CORE_OBJS) -lelf -lcap $(LDLIBS)
+	$(CC) -o $@ $(TOOL_OBJS) $(CORE_OBJS) -lelf -lcap -ljson-c $(LDLIBS)
 
 # Test programs are built as Debian builds its packages (fortified: the _chk names), so the whole
 # end-to-end suite runs against them; PROG_CFLAGS= builds them plain.

@@ -1,6 +1,7 @@
 /* bench_proc.c — process plumbing for `zcshim bench`: spawning, timed waits, process-group CPU
  * time from /proc, listening checks, and the shim's per-process stats files. */
 #include "bench.h"
+#include "stats_json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -305,28 +306,24 @@ static void note_mode(struct zc_bench_counters *c, const char *mode)
 		snprintf(c->mode, sizeof(c->mode), "mixed");
 }
 
-/* parse_stats — adds the "counters" object of one stats file (one "name": value per line) and
- * notes its "mode". */
+/* parse_stats — adds the "counters" of one stats file (read with json-c, stats_json.c) and notes
+ * its "mode"; a file that is not one is reported and adds nothing. */
+_Static_assert(ZC_NCOUNTERS <= ZC_BENCH_MAX_COUNTERS, "every counter of the shim has a place");
+
 static void parse_stats(const char *path, struct zc_bench_counters *c)
 {
-	char line[256], name[40], mode[16];
-	unsigned long long v;
-	int in_counters = 0;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
+	uint64_t v[ZC_NCOUNTERS];
+	char mode[16], err[PATH_MAX + 400];
+	int n = zc_stats_json_read(path, v, mode, sizeof(mode), err, sizeof(err));
 	c->files++;
-	while (fgets(line, sizeof(line), f)) {
-		if (!in_counters && sscanf(line, " \"mode\" : \"%15[^\"]\"", mode) == 1)
-			note_mode(c, mode);
-		else if (strstr(line, "\"counters\""))
-			in_counters = 1;
-		else if (in_counters && strchr(line, '}'))
-			in_counters = 0;
-		else if (in_counters && sscanf(line, " \"%39[^\"]\" : %llu", name, &v) == 2)
-			add_counter(c, name, v);
+	if (n < 0) {
+		fprintf(stderr, "zcshim bench: %s\n", err);
+		return;
 	}
-	fclose(f);
+	if (mode[0])
+		note_mode(c, mode);
+	for (int i = 0; n > 0 && i < ZC_NCOUNTERS; i++)
+		add_counter(c, zc_counter_names[i], v[i]);
 }
 
 /* zc_bench_collect_stats — sums and deletes all stats files the shim left in stats_dir. */

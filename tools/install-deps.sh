@@ -3,7 +3,7 @@
 # apt-get update once and apt-get install -y; otherwise it prints the exact command and fails.
 set -u
 target=${1:-build}
-build_pkgs="gcc make libc6-dev uthash-dev libelf-dev libcap-dev"
+build_pkgs="gcc make libc6-dev uthash-dev libelf-dev libcap-dev libjson-c-dev"
 test_pkgs="$build_pkgs libcriterion-dev strace curl python3 nginx-light lighttpd apache2 vsftpd wrk socat netcat-openbsd libcap2-bin valgrind"
 demo_pkgs="$build_pkgs curl nginx-light gnuplot-nox"
 case $target in

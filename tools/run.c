@@ -1,6 +1,7 @@
 /* run.c — `zcshim run`: runs a program with the shim preloaded and summarises every process's counters. */
 #include "cmds.h"
 #include "stats.h"
+#include "stats_json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,18 +39,16 @@ static int find_lib(char *out, size_t cap)
 /* add_file — adds one process's JSON counters into sum; returns 1 if it was a stats file. */
 static int add_file(const char *path, uint64_t *sum)
 {
-	FILE *f = fopen(path, "r");
-	char line[256], name[128];
-	unsigned long long v;
-	int any = 0;
-	if (!f) return 0;
-	while (fgets(line, sizeof line, f)) {
-		if (sscanf(line, " \"%127[a-z_]\": %llu", name, &v) != 2) continue;
-		for (int i = 0; i < ZC_NCOUNTERS; i++)
-			if (!strcmp(name, zc_counter_names[i])) sum[i] += v, any = 1;
+	uint64_t v[ZC_NCOUNTERS];
+	char err[PATH_MAX + 128];
+	int n = zc_stats_json_read(path, v, NULL, 0, err, sizeof err);
+	if (n < 0) {
+		fprintf(stderr, "zcshim: %s; its counters are left out\n", err);
+		return 0;
 	}
-	fclose(f);
-	return any;
+	for (int i = 0; i < ZC_NCOUNTERS; i++)
+		sum[i] += v[i];
+	return n > 0;
 }
 
 /* human — bytes as B/KiB/MiB/GiB. */
