@@ -4,7 +4,7 @@
 set -u
 target=${1:-build}
 build_pkgs="gcc make libc6-dev uthash-dev libelf-dev libcap-dev libjson-c-dev"
-test_pkgs="$build_pkgs libcriterion-dev strace curl python3 nginx-light lighttpd apache2 vsftpd wrk socat netcat-openbsd libcap2-bin valgrind"
+test_pkgs="$build_pkgs libcriterion-dev strace curl python3 nginx-light lighttpd apache2 vsftpd wrk socat netcat-openbsd libcap2-bin valgrind prometheus"
 demo_pkgs="$build_pkgs curl nginx-light gnuplot-nox"
 case $target in
 build) want=$build_pkgs ;;
@@ -27,6 +27,7 @@ echo "zcshim: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2 || { echo "zcshim: apt-get update failed" >&2; exit 1; }
 $cmd >&2 || { echo "zcshim: $cmd failed" >&2; exit 1; }
-# the packaged nginx/lighttpd services are not wanted running: tests start their own
-for s in nginx lighttpd apache2 vsftpd; do systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true; done
+# the packaged services are not wanted running: tests start their own servers, and of prometheus
+# they need only promtool (`promtool check metrics` on `zcshim stat --prometheus`)
+for s in nginx lighttpd apache2 vsftpd prometheus; do systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true; done
 exit 0

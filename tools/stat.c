@@ -1,5 +1,6 @@
 /* stat.c — `zcshim stat [PID]`: live counters of processes running under the shim. */
 #include "cmds.h"
+#include "stat.h"
 #include "stats.h"
 
 #include <dirent.h>
@@ -12,17 +13,28 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char stat_usage[] = "usage: zcshim stat [--watch SECONDS] [PID]\n";
+static const char stat_usage[] = "usage: zcshim stat [--watch SECONDS] [PID]\n"
+				  "       zcshim stat --prometheus [PID...]\n";
 
-/* comm — the process's name from /proc. */
-static void comm(int pid, char *out, size_t cap)
+/* zc_stat_comm — the process's name from /proc, whole: a newline inside it is kept, only the
+ * kernel's trailing one is dropped (the Prometheus output escapes it). */
+void zc_stat_comm(int pid, char *out, size_t cap)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/comm", pid);
-	FILE *f = fopen(path, "r");
-	out[0] = 0;
-	if (f && fgets(out, (int)cap, f)) out[strcspn(out, "\n")] = 0;
-	if (f) fclose(f);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? 0 : read(fd, out, cap - 1);
+	if (fd >= 0) close(fd);
+	if (n < 0) n = 0;
+	if (n > 0 && out[n - 1] == '\n') n--;
+	out[n] = 0;
+}
+
+/* comm — the name for a table line: cut at a newline, as a terminal line must be. */
+static void comm(int pid, char *out, size_t cap)
+{
+	zc_stat_comm(pid, out, cap);
+	out[strcspn(out, "\n")] = 0;
 }
 
 /* find_memfd — the path /proc/PID/fd/N of the shim's counters memfd; 0, or -errno. */
@@ -46,8 +58,8 @@ static int find_memfd(int pid, char *path, size_t cap)
 	return found;
 }
 
-/* load — a snapshot of one process's counters; 0, or -1 with a reason on stderr when loud. */
-static int load(int pid, struct zc_stats *out, int loud)
+/* zc_stat_load — a snapshot of one process's counters; 0, or -1 with a reason on stderr when loud. */
+int zc_stat_load(int pid, struct zc_stats *out, int loud)
 {
 	char path[320];
 	int err = find_memfd(pid, path, sizeof path), fd = -1;
@@ -75,30 +87,45 @@ static int load(int pid, struct zc_stats *out, int loud)
 	return 0;
 }
 
-/* list — every process under the shim whose descriptors this user may read. */
-static int list(void)
+/* zc_stat_each — fn for every process under the shim whose descriptors this user may read. */
+int zc_stat_each(void (*fn)(int pid, const struct zc_stats *s, void *arg), void *arg)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	int n = 0;
-	if (!d) {
-		perror("zcshim stat: /proc");
-		return 1;
-	}
-	printf("%-8s %-16s %12s %14s %12s\n", "PID", "COMMAND", "REWRITES", "KERNEL BYTES", "PASSED");
+	if (!d) return -1;
 	while ((e = readdir(d))) {
 		int pid = atoi(e->d_name);
 		struct zc_stats s;
-		if (pid <= 0 || load(pid, &s, 0)) continue;
-		char name[32];
-		comm(pid, name, sizeof name);
-		printf("%-8d %-16s %12lu %14lu %12lu\n", pid, name,
-		       (unsigned long)(s.v[ZC_rw_sendfile] + s.v[ZC_rw_splice] + s.v[ZC_rw_copy_file_range]),
-		       (unsigned long)(s.v[ZC_rw_sendfile_bytes] + s.v[ZC_rw_splice_bytes] + s.v[ZC_rw_copy_file_range_bytes]),
-		       (unsigned long)s.v[ZC_bytes_passthrough]);
+		if (pid <= 0 || zc_stat_load(pid, &s, 0)) continue;
+		fn(pid, &s, arg);
 		n++;
 	}
 	closedir(d);
+	return n;
+}
+
+/* row — one line of the table that `zcshim stat` prints without a PID. */
+static void row(int pid, const struct zc_stats *s, void *arg)
+{
+	char name[32];
+	(void)arg;
+	comm(pid, name, sizeof name);
+	printf("%-8d %-16s %12lu %14lu %12lu\n", pid, name,
+	       (unsigned long)(s->v[ZC_rw_sendfile] + s->v[ZC_rw_splice] + s->v[ZC_rw_copy_file_range]),
+	       (unsigned long)(s->v[ZC_rw_sendfile_bytes] + s->v[ZC_rw_splice_bytes] + s->v[ZC_rw_copy_file_range_bytes]),
+	       (unsigned long)s->v[ZC_bytes_passthrough]);
+}
+
+/* list — every process under the shim whose descriptors this user may read. */
+static int list(void)
+{
+	printf("%-8s %-16s %12s %14s %12s\n", "PID", "COMMAND", "REWRITES", "KERNEL BYTES", "PASSED");
+	int n = zc_stat_each(row, NULL);
+	if (n < 0) {
+		perror("zcshim stat: /proc");
+		return 1;
+	}
 	if (!n) printf("(no process under the shim is visible to this user)\n");
 	return 0;
 }
@@ -124,9 +151,9 @@ static void show(int pid, const struct zc_stats *s)
 
 int zc_cmd_stat(int argc, char **argv)
 {
-	static const struct option opts[] = {{"watch", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"watch", 1, 0, 'w'}, {"prometheus", 0, 0, 'p'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	double watch = 0;
-	int c;
+	int c, prom = 0;
 	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "w:h", opts, NULL)) != -1) {
@@ -138,10 +165,17 @@ int zc_cmd_stat(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'p': prom = 1; break;
 		case 'h': fputs(stat_usage, stdout); return 0;
 		default: fputs(stat_usage, stderr); return 2;
 		}
 	}
+	/* a scrape is one snapshot: the collector or timer repeats it, not --watch */
+	if (prom && watch > 0) {
+		fprintf(stderr, "zcshim stat: --prometheus prints one snapshot; repeat it from a timer instead of --watch\n%s", stat_usage);
+		return 2;
+	}
+	if (prom) return zc_stat_prometheus(argc - optind, argv + optind);
 	if (optind + 1 < argc) {
 		fputs(stat_usage, stderr);
 		return 2;
@@ -154,7 +188,7 @@ int zc_cmd_stat(int argc, char **argv)
 	}
 	struct zc_stats s;
 	do {
-		if (load(pid, &s, 1)) return 1;
+		if (zc_stat_load(pid, &s, 1)) return 1;
 		show(pid, &s);
 		fflush(stdout);
 		if (watch > 0) usleep((useconds_t)(watch * 1e6));
