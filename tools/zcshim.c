@@ -1,8 +1,10 @@
-/* zcshim.c — the command-line front end: dispatches to run, inspect, stat, check-config, bench. */
+/* zcshim.c — the command-line front end: dispatches to run, inspect, stat, check-config, bench,
+ * systemd-dropin. */
 #include "cmds.h"
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,13 +13,16 @@
 #pragma weak zc_cmd_stat
 #pragma weak zc_cmd_check_config
 #pragma weak zc_cmd_bench
+#pragma weak zc_cmd_systemd_dropin
 
 static const char usage[] =
 	"usage: zcshim run [--mode off|eager] [--stats FILE] [--lease require|prefer|off] [--quiet] -- CMD [ARGS...]\n"
 	"       zcshim inspect [--json] BINARY\n"
 	"       zcshim stat [--watch SECONDS] [PID]\n"
+	"       zcshim stat --prometheus [PID...]\n"
 	"       zcshim check-config [FILE]\n"
 	"       zcshim bench [OPTIONS]   (see zcshim bench --help)\n"
+	"       zcshim systemd-dropin [--user NAME] UNIT\n"
 	"       zcshim [run options] -- CMD [ARGS...]   (same as run)\n";
 
 /* zc_self_dir — the directory of this executable (build/ or PREFIX/bin). */
@@ -34,13 +39,28 @@ const char *zc_self_dir(void)
 	return dir;
 }
 
+/* zc_find_lib — libzcshim.so beside the binary (build/) or in ../lib (installed), resolved so that
+ * it can be written into a unit file or LD_PRELOAD as it is. */
+int zc_find_lib(char *out, size_t cap)
+{
+	const char *where[] = {"", "/../lib"};
+	char p[PATH_MAX + 32], real[PATH_MAX];
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+		snprintf(p, sizeof p, "%s%s/libzcshim.so", zc_self_dir(), where[i]);
+		if (access(p, R_OK) || !realpath(p, real)) continue;
+		if ((size_t)snprintf(out, cap, "%s", real) < cap) return 0;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct {
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"run", zc_cmd_run}, {"inspect", zc_cmd_inspect}, {"stat", zc_cmd_stat},
-		    {"check-config", zc_cmd_check_config}, {"bench", zc_cmd_bench}};
+		    {"check-config", zc_cmd_check_config}, {"bench", zc_cmd_bench},
+		    {"systemd-dropin", zc_cmd_systemd_dropin}};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;
