@@ -195,20 +195,24 @@ static int peer_finished(int fd)
  * own loop, where write returns the count and reports the error on the next call: keep it for that
  * call (interpose_io.c pending). A reset consumed that way leaves only the closed state behind: it
  * was ECONNRESET unless the peer had already sent FIN (then EPIPE, which the next call reports
- * anyway). */
-static void keep_socket_error(int fd, int finished_before)
+ * anyway). Returns 1 when the connection is closed (the transfer may have raised SIGPIPE). */
+static int keep_socket_error(int fd, int finished_before)
 {
 	int err = 0;
 	socklen_t l = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) return;
-	if (!err && !finished_before && tcp_state(fd) == TCP_CLOSE) err = ECONNRESET;
+	/* an error sendfile consumed closed the connection; one still in the socket is write's own */
+	if (tcp_state(fd) != TCP_CLOSE) return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) return 1;
+	if (!err && !finished_before) err = ECONNRESET;
 	if (err) zc_fdtab_set_pending(fd, err), zc_count(ZC_peer_error_kept, 1);
+	return 1;
 }
 
 /* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
- * (0 when the source came back short); *fallback: the counter when the kernel refused the call. */
+ * (0 when the source came back short); *fallback: the counter when the kernel refused the call;
+ * *closed: a TCP transfer stopped short on a closed connection. */
 static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
-			    int *fallback)
+			    int *fallback, int *closed)
 {
 	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE, fl;
 	off_t off = s->m.off;
@@ -228,10 +232,15 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (r > 0) {
 			moved += (size_t)r;
 			zc_count(rw_bytes[method], (uint64_t)r);
-			if (moved < s->n && method == M_SENDFILE && !nonblock && kind != ZC_FD_FILE && !source_shrank(src, off)) {
-				/* sendfile to a blocking socket stops early only for a signal, SO_SNDTIMEO or
-				 * an error it consumed: write would return this partial count too */
-				err = EINTR;
+			if (moved < s->n && kind != ZC_FD_FILE && (method == M_SENDFILE || nonblock) &&
+			    ((nonblock && s->leased) || !source_shrank(src, off))) {
+				/* short, and not for the source's end (a leased file cannot shrink): a blocking
+				 * socket's sendfile stops early only for a signal, SO_SNDTIMEO or an error it
+				 * consumed, a non-blocking destination where it is full. write returns this
+				 * partial count too, and its next call finds the destination full: asking the
+				 * kernel again now would return a sliver freed meanwhile and keep the program
+				 * from ever waiting for room (Apache made 3x the calls) */
+				err = nonblock ? EAGAIN : EINTR;
 				break;
 			}
 			continue;
@@ -258,7 +267,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (try_next(err)) *fallback = fallback_reason(err);
 		break;
 	}
-	if (moved < s->n && moved && kind == ZC_FD_TCP) keep_socket_error(w->fd, finished_before);
+	if (moved < s->n && moved && kind == ZC_FD_TCP) *closed = keep_socket_error(w->fd, finished_before);
 	if (moved) zc_count(rw_calls[method], 1);
 	zc_detect_consumed(&s->m, moved);
 	*errp = *fallback ? 0 : err;
@@ -295,6 +304,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	if ((d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && !zc_sigpipe_ignored()) sigpipe_block(&g);
 
 	ssize_t ret = 0;
+	int raised = d.kind == ZC_FD_UNIX; /* a kernel call may have raised SIGPIPE (TCP: EPIPE, or closed) */
 	for (int i = 0; i < ns; i++) {
 		if (!s[i].file) {
 			/* header bytes: corked with MSG_MORE so they leave with the file data */
@@ -305,6 +315,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 			struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)k};
 			ssize_t r = zc_real.sendmsg(w->fd, &msg, w->flags | (j < ns ? MSG_MORE : 0));
 			if (r < 0) {
+				raised |= errno == EPIPE;
 				ret = done ? (ssize_t)done : -errno;
 				goto out;
 			}
@@ -314,13 +325,15 @@ static ssize_t rewrite(const struct zc_wreq *w)
 			i = j - 1;
 			continue;
 		}
-		int fallback = 0, err = 0;
+		int fallback = 0, err = 0, closed = 0;
 		if (s[i].leased && zc_fdtab_lease_enter(s[i].m.src_fd, s[i].m.src_gen)) {
 			zc_count(ZC_fb_lease_broken, 1);
 			ret = finish(w, d.kind, s, ns, i, 0, dpos);
 			goto finished;
 		}
-		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback);
+		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback,
+					     &closed);
+		raised |= closed || err == EPIPE;
 		if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
 		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
 		if (s[i].m.mapped && moved > 0) zc_count(ZC_rw_mapped, 1), zc_count(ZC_rw_mapped_bytes, (uint64_t)moved);
@@ -343,6 +356,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	ret = (ssize_t)done;
 	goto out;
 finished:
+	raised = 1; /* the rest went by the original call */
 	if (ret > 0) {
 		zc_count(ZC_bytes_from_buffer, (uint64_t)ret);
 		ret += (ssize_t)done;
@@ -353,7 +367,8 @@ out:
 	release_stack(s, ns);
 	/* write raises SIGPIPE when it fails with EPIPE, and a pipe's write also when it returns a
 	 * count because the reader left meanwhile */
-	if (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) sigpipe_settle(&g, ret != (ssize_t)total, !nosig && ret == -EPIPE);
+	if (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX)
+		sigpipe_settle(&g, raised && ret != (ssize_t)total, !nosig && ret == -EPIPE);
 	return ret;
 }
 

@@ -56,20 +56,29 @@ sample() {
 	echo "$f $r"
 }
 
-# checker PORT OUT : random whole-file downloads until $T/stop exists; "ok N bad M" in OUT
+# checker PORT OUT : random whole-file downloads until $T/stop exists; "ok N bad M failed F" in OUT.
+# bad: the body came whole (curl succeeded) but its sha256 differs (its first differing byte is
+# printed); failed: curl gave up (a timeout or reset under this load, counted with wrk's errors)
 checker() {
-	local ok=0 bad=0 f want got
+	local ok=0 bad=0 failed=0 f want body=$T/chk.$1.body
 	while [ ! -e "$T/stop" ]; do
 		f=f$(shuf -n1 -e $SIZES).bin
 		want=$(awk -v f="$f" '$2 == f {print $1}' "$T/sums")
-		got=$(curl -sS --fail --max-time 60 "http://127.0.0.1:$1/$f" 2>/dev/null | sha256sum | cut -d' ' -f1)
-		if [ "$got" = "$want" ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+		if ! curl -sS --fail --max-time 60 -o "$body" "http://127.0.0.1:$1/$f" 2>/dev/null; then
+			failed=$((failed + 1))
+		elif [ "$(sha256sum <"$body" | cut -d' ' -f1)" = "$want" ]; then
+			ok=$((ok + 1))
+		else
+			bad=$((bad + 1))
+			echo "  info: corrupt download of $f: $(stat -c %s "$body") bytes, $(cmp "$W/$f" "$body" 2>&1 | head -1)" >&2
+		fi
 	done
-	echo "ok $ok bad $bad" >"$2"
+	rm -f "$body"
+	echo "ok $ok bad $bad failed $failed" >"$2"
 }
 
 # load NAME PORT STOPSIG ENV... -- CMD... : one run. Sets rps, mbs, errs, cpu, fds10 rss10 fds rss,
-# chk_ok chk_bad, run_ok; stats in $T/st_NAME
+# chk_ok chk_bad chk_failed, run_ok; stats in $T/st_NAME
 load() {
 	local name=$1 port=$2 sig=$3 envs=() out=$T/$1.wrk t0 c0 c1
 	shift 3
@@ -104,7 +113,7 @@ load() {
 	c1=$(cg_usec "$name")
 	touch "$T/stop"
 	wait "$cpid"
-	read -r _ chk_ok _ chk_bad <"$T/$name.chk"
+	read -r _ chk_ok _ chk_bad _ chk_failed <"$T/$name.chk"
 	stop_bg "$run_pid" "$sig" || run_ok=0
 	[ -n "$CG" ] && rmdir "$CG/$name" 2>/dev/null
 	rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
@@ -113,10 +122,10 @@ load() {
 	req=$(awk '/requests in/ {print $1}' "$out")
 	sock=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
-	errs=$(( ${sock:-0} + ${non2xx:-0} ))
+	errs=$(( ${sock:-0} + ${non2xx:-0} + ${chk_failed:-0} ))
 	reqs=${req:-0}
 	cpu=$(( (c1 - c0) / 1000 ))
-	echo "  info: $name: $reqs requests, $rps req/s, $mbs MiB/s, errors $errs, server CPU ${cpu} ms, fds $fds10 -> $fds, RSS $rss10 -> $rss KiB, checker ok $chk_ok bad $chk_bad"
+	echo "  info: $name: $reqs requests, $rps req/s, $mbs MiB/s, errors $errs, server CPU ${cpu} ms, fds $fds10 -> $fds, RSS $rss10 -> $rss KiB, checker ok $chk_ok bad $chk_bad failed ${chk_failed:-?}"
 }
 
 # verdict NAME BASE_ERRS : the shim run against its base run
