@@ -50,7 +50,7 @@ $(B)/zcshim: $(TOOL_OBJS) $(CORE_OBJS)
 # Test programs are built as Debian builds its packages (fortified: the _chk names), so the whole
 # end-to-end suite runs against them; PROG_CFLAGS= builds them plain.
 PROG_CFLAGS ?= -O2 -D_FORTIFY_SOURCE=2
-$(B)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h) shim/stats.h
+$(B)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h) shim/stats.h shim/size.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PROG_CFLAGS) -o $@ $< $(LDLIBS)
 

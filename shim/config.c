@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "real.h"
+#include "size.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -61,19 +62,12 @@ static int parse_bool(const char *val)
 	return -1;
 }
 
-/* parse_bytes — "65536", "64K", "1M"; -1 when malformed or out of range. */
+/* parse_bytes — "65536", "64K", "1M" (size.h, units K and M); -1 when malformed or above 1 GiB. */
 static long parse_bytes(const char *val)
 {
-	char *end;
-	if (!isdigit((unsigned char)*val)) return -1;
-	int shift = 0;
-	errno = 0;
-	unsigned long long v = strtoull(val, &end, 10);
-	if (errno) return -1;
-	if (*end == 'K' || *end == 'k') shift = 10, end++;
-	else if (*end == 'M' || *end == 'm') shift = 20, end++;
-	if (*end || v > (1ULL << 30) >> shift) return -1; /* checked before shifting: no wrap-around */
-	return (long)(v << shift);
+	uint64_t v;
+	if (zc_size_parse(val, ZC_SIZE_KM, &v) || v > (1ULL << 30)) return -1;
+	return (long)v;
 }
 
 /* parse_signal — SIGRTMIN+N, SIGRTMAX-N or a number inside the real-time range. */

@@ -3,6 +3,7 @@
  * zero-copy equivalent. */
 #include "bench.h"
 #include "cmds.h"
+#include "size.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,21 +78,11 @@ static int help(void)
 	return 0;
 }
 
-/* parse_size — a byte count with optional K/M/G suffix; 0 if malformed. */
+/* parse_size — a byte count with an optional K/M/G/T suffix (size.h); 0 if malformed. */
 static uint64_t parse_size(const char *s)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return 0;
-	if (*end && strchr("kK", *end))
-		v <<= 10, end++;
-	else if (*end && strchr("mM", *end))
-		v <<= 20, end++;
-	else if (*end && strchr("gG", *end))
-		v <<= 30, end++;
-	return *end ? 0 : v;
+	uint64_t v;
+	return zc_size_parse(s, ZC_SIZE_ALL, &v) ? 0 : v;
 }
 
 /* add_scenario — selects one scenario by name (or a group); -1 if unknown. */

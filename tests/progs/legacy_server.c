@@ -60,7 +60,7 @@ static void die(const char *what)
 	progs_die("legacy_server", what);
 }
 
-/* parse_size — a byte count with an optional K/M/G suffix; -1 if malformed. */
+/* parse_size — a byte count with an optional K/M/G/T suffix (progs_size: shim/size.h); -1 if malformed. */
 static long long parse_size(const char *s)
 {
 	return progs_size(s);

@@ -3,21 +3,21 @@
 #define ZC_PROGS_H
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* progs_size — a non-negative byte count with an optional K/M/G suffix; -1 if malformed. */
+#include "../../shim/size.h"
+
+/* progs_size — a non-negative byte count with an optional K/M/G/T suffix (shim/size.h, the
+ * parser the shim and the tool use); -1 if malformed or above LLONG_MAX. */
 static inline long long progs_size(const char *s)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0) return -1;
-	if (*end == 'K' || *end == 'k') v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm') v <<= 20, end++;
-	else if (*end == 'G' || *end == 'g') v <<= 30, end++;
-	return *end ? -1 : v;
+	uint64_t v;
+	if (zc_size_parse(s, ZC_SIZE_ALL, &v) || v > (uint64_t)LLONG_MAX) return -1;
+	return (long long)v;
 }
 
 /* progs_die — "PROG: what: strerror(errno)" on stderr, exit 1. */
