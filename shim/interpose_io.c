@@ -360,7 +360,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		return errno = e, -1; /* what write reports after the count that a rewrite returned */
 	}
 	if (!matchable()) {
-		zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
+		zc_fallback(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record);
 	} else {
 		int saved = errno;
 		r = zc_rewrite(w);
@@ -371,6 +371,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		kernel_reads(w->iov ? w->iov->iov_base : NULL, w->iov ? w->iov->iov_len : 0);
 		r = original(w);
 		if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
+		zc_fallback_bytes(r > 0 ? (uint64_t)r : 0);
 	}
 	leave();
 	return r;
@@ -380,9 +381,10 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (zc_active() && quiet()) { /* nothing can match: counted, then the original */
 		zc_count(ZC_calls_write, 1);
-		zc_count(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record, 1);
+		zc_fallback(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record);
 		ssize_t r = zc_real.write ? zc_real.write(fd, buf, n) : zc_raw_write(fd, buf, n);
 		if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
+		zc_fallback_bytes(r > 0 ? (uint64_t)r : 0);
 		return r;
 	}
 	struct iovec v = {(void *)buf, n};

@@ -39,7 +39,7 @@ static const enum zc_counter rw_bytes[M_COUNT] = {ZC_rw_sendfile_bytes, ZC_rw_sp
 /* pass — counts why, and asks for the original call. */
 static ssize_t pass(enum zc_counter why)
 {
-	zc_count(why, 1);
+	zc_fallback(why);
 	return ZC_PASS;
 }
 
@@ -338,7 +338,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
 		if (s[i].m.mapped && moved > 0) zc_count(ZC_rw_mapped, 1), zc_count(ZC_rw_mapped_bytes, (uint64_t)moved);
 		if (fallback && !moved && !done) {
-			zc_count(fallback, 1);
+			zc_fallback((enum zc_counter)fallback);
 			ret = ZC_PASS;
 			goto out;
 		}

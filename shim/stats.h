@@ -16,6 +16,16 @@
  * cap_lease_*: keep_cap_lease at a change of user id (interpose_cred.c): calls after which the
  * calling thread kept CAP_LEASE alone, other threads that lost every capability in them, and calls
  * where it could not be kept (the thread has what the kernel left it). */
+/* Why a write ran as the original call: counted once per write (fb_*), and the bytes that call
+ * then wrote (bytes_fb_*: the launcher's hint names the reason that cost the most bytes). */
+#define ZC_FALLBACKS(X, P)                                                                 \
+	X(P##mode_off) X(P##dest_kind) X(P##unix_socket) X(P##small) X(P##no_record)           \
+	X(P##dirty) X(P##stale_source) X(P##flags) X(P##append) X(P##multi_writer)             \
+	X(P##lease_denied) X(P##lease_broken) X(P##lease_inherited) X(P##kernel_einval)        \
+	X(P##kernel_enosys) X(P##kernel_exdev) X(P##kernel_other)                              \
+	X(P##same_file) X(P##no_interior) X(P##table_full) X(P##proc_source) X(P##mixed)       \
+	X(P##stack_buffer) X(P##probation) X(P##no_guard) X(P##forking)
+
 #define ZC_COUNTERS(X)                                                                     \
 	X(calls_read) X(calls_pread) X(calls_readv) X(calls_recv) X(calls_write)               \
 	X(calls_pwrite) X(calls_writev) X(calls_send) X(calls_sendmsg) X(calls_sendfile)       \
@@ -24,19 +34,14 @@
 	X(rw_copy_file_range) X(rw_copy_file_range_bytes)                                      \
 	X(bytes_from_buffer) X(bytes_passthrough)                                              \
 	X(records_created) X(records_dirty) X(records_dropped) X(records_unused)                \
-	X(records_skipped_stack)               \
+	X(records_skipped_stack)                                                               \
 	X(guard_uffd) X(guard_uffd_user) X(guard_none)                                        \
-	X(fb_mode_off) X(fb_dest_kind) X(fb_unix_socket) X(fb_small) X(fb_no_record)           \
-	X(fb_dirty) X(fb_stale_source) X(fb_flags) X(fb_append) X(fb_multi_writer)             \
-	X(fb_lease_denied) X(fb_lease_broken) X(fb_lease_inherited) X(fb_kernel_einval)        \
-	X(fb_kernel_enosys) X(fb_kernel_exdev) X(fb_kernel_other)            \
-	X(fb_same_file) X(fb_no_interior) X(fb_table_full) X(fb_proc_source) X(fb_mixed)         \
-	X(fb_stack_buffer) X(fb_probation) X(fb_no_guard) X(peer_error_kept)       \
+	ZC_FALLBACKS(X, fb_) ZC_FALLBACKS(X, bytes_fb_) X(peer_error_kept)                     \
 	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)          \
 	X(cap_lease_kept) X(cap_lease_threads_lost) X(cap_lease_failed)                           \
 	X(deferred_reads) X(deferred_bytes) X(materialized) X(materialized_bytes)                  \
 	X(materialized_fault) X(materialize_errors) X(fault_zero) X(fork_unfilled)                 \
-	X(fb_forking) X(defer_unavailable) X(defer_stepped_down)                                  \
+	X(defer_unavailable) X(defer_stepped_down)                                                \
 	X(maps_tracked) X(maps_refused) X(rw_mapped) X(rw_mapped_bytes)
 
 enum zc_counter {
@@ -46,7 +51,7 @@ enum zc_counter {
 	ZC_NCOUNTERS
 };
 
-#define ZC_STATS_MAGIC 0x7a637368696d0001ULL /* "zcshim" + layout version */
+#define ZC_STATS_MAGIC 0x7a637368696d0002ULL /* "zcshim" + layout version */
 /* Live counters live in a memfd of this name, open at a high descriptor of the process: readable
  * through /proc/PID/fd/N by the same user or root only, gone with the process however it ends. */
 #define ZC_STATS_MEMFD "zcshim-stats"
@@ -64,6 +69,24 @@ extern const char *const zc_counter_names[ZC_NCOUNTERS];
 static inline void zc_count(enum zc_counter c, uint64_t n)
 {
 	__atomic_fetch_add(&zc_stats->v[c], n, __ATOMIC_RELAXED);
+}
+
+/* zc_fallback — a write passes through for why (an fb_* counter): counted, and remembered on this
+ * thread so that the bytes the original call then writes are counted against it (zc_fallback_bytes). */
+extern __thread int zc_fb_why;
+static inline void zc_fallback(enum zc_counter why)
+{
+	zc_count(why, 1);
+	zc_fb_why = (int)why;
+}
+
+/* zc_fallback_bytes — n bytes written by the original call after zc_fallback on this thread. */
+static inline void zc_fallback_bytes(uint64_t n)
+{
+	int why = zc_fb_why;
+	zc_fb_why = 0;
+	if (why >= ZC_fb_mode_off && why <= ZC_fb_forking && n)
+		zc_count((enum zc_counter)(ZC_bytes_fb_mode_off + (why - ZC_fb_mode_off)), n);
 }
 
 void zc_stats_init(void);

@@ -25,7 +25,7 @@ enum zc_bench_variant {
 	ZC_BENCH_NVARIANTS
 };
 
-#define ZC_BENCH_MAX_COUNTERS 96
+#define ZC_BENCH_MAX_COUNTERS 160
 
 /* Fixed for a whole bench run. */
 struct zc_bench_env {

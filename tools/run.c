@@ -1,5 +1,6 @@
 /* run.c — `zcshim run`: runs a program with the shim preloaded and summarises every process's counters. */
 #include "cmds.h"
+#include "hints.h"
 #include "stats.h"
 #include "stats_json.h"
 
@@ -104,19 +105,7 @@ static void summary(const uint64_t *s, int procs)
 		if (!strncmp(zc_counter_names[i], "fb_", 3) && s[i])
 			fprintf(stderr, "%s %s %lu", any++ ? "," : "", zc_counter_names[i] + 3, (unsigned long)s[i]);
 	fprintf(stderr, "%s\n", any ? "" : " (none)");
-	if (s[ZC_lease_denied] && s[ZC_fb_lease_denied])
-		fprintf(stderr, "  hint: read leases were denied, so those files were not rewritten. Workers that drop\n"
-				"        privileges themselves (nginx, Apache, vsftpd): --keep-cap-lease. A service started as\n"
-				"        its user: CAP_LEASE as an ambient capability (systemd AmbientCapabilities=CAP_LEASE with\n"
-				"        User=, or setpriv --inh-caps +lease --ambient-caps +lease; not setcap: the loader would\n"
-				"        ignore LD_PRELOAD). Or serve files it owns, or --lease prefer (no protection against\n"
-				"        other writers). README: Deployments.\n");
-	if (s[ZC_records_skipped_stack])
-		fprintf(stderr, "  hint: %lu reads went into buffers on the stack, which are not guarded by default;\n"
-				"        see stack_buffers in zcshim.conf before turning it on.\n",
-			(unsigned long)s[ZC_records_skipped_stack]);
-	if (!kb && s[ZC_fb_no_record] && !s[ZC_fb_lease_denied] && !s[ZC_fb_stack_buffer])
-		fprintf(stderr, "  hint: no write came from a buffer filled by a file read (see `zcshim inspect`).\n");
+	zc_hint_print(stderr, s);
 }
 
 /* write_json — the summed counters, same shape as one process's file. */

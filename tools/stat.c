@@ -1,5 +1,6 @@
 /* stat.c — `zcshim stat [PID]`: live counters of processes running under the shim. */
 #include "cmds.h"
+#include "hints.h"
 #include "stat.h"
 #include "stats.h"
 
@@ -147,6 +148,7 @@ static void show(int pid, const struct zc_stats *s)
 			printf("    %-26s %lu\n", zc_counter_names[i], (unsigned long)s->v[i]);
 		}
 	}
+	zc_hint_print(stdout, s->v);
 }
 
 int zc_cmd_stat(int argc, char **argv)

@@ -12,7 +12,7 @@
 /* Metric families, in output order; F_NONE marks a counter that has no row (a bug). */
 enum fam {
 	F_NONE,
-	F_CALLS, F_REWRITES, F_BYTES, F_MAPPED_REWRITES, F_MAPPED_BYTES, F_FALLBACKS, F_PEER_ERRORS,
+	F_CALLS, F_REWRITES, F_BYTES, F_MAPPED_REWRITES, F_MAPPED_BYTES, F_FALLBACKS, F_FALLBACK_BYTES, F_PEER_ERRORS,
 	F_RECORDS, F_GUARD, F_LEASES, F_CAP_LEASE, F_CAP_LEASE_THREADS, F_DEFERRED_READS, F_DEFERRED_BYTES,
 	F_NOT_DEFERRED, F_MATERIALIZED, F_MATERIALIZED_BYTES, F_MATERIALIZED_TOUCH, F_MATERIALIZE_ERRORS,
 	F_FAULT_ZERO, F_FORK_UNFILLED, F_MAPS,
@@ -37,6 +37,9 @@ static const struct family fams[F_COUNT] = {
 			    "Bytes sent by the kernel from a followed file mapping (part of zcshim_bytes_total)."},
 	[F_FALLBACKS] = {"zcshim_fallbacks_total", "counter", "reason",
 			 "Writes not rewritten (the original call ran), by reason."},
+	[F_FALLBACK_BYTES] = {"zcshim_fallback_bytes_total", "counter", "reason",
+			      "Bytes the original call wrote for writes not rewritten, by reason (part of "
+			      "zcshim_bytes_total{method=\"passthrough\"})."},
 	[F_PEER_ERRORS] = {"zcshim_peer_errors_kept_total", "counter", NULL,
 			   "Errors of a partly done rewrite kept for the program's next call on that descriptor."},
 	[F_RECORDS] = {"zcshim_records_total", "counter", "event",
@@ -77,7 +80,8 @@ struct row {
 
 #define CALL(n) [ZC_calls_##n] = {F_CALLS, #n}
 #define RW(n) [ZC_rw_##n] = {F_REWRITES, #n}, [ZC_rw_##n##_bytes] = {F_BYTES, #n}
-#define FB(n) [ZC_fb_##n] = {F_FALLBACKS, #n}
+#define FB(n) [ZC_fb_##n] = {F_FALLBACKS, #n},
+#define FBB(n) [ZC_bytes_fb_##n] = {F_FALLBACK_BYTES, #n},
 #define REC(n) [ZC_records_##n] = {F_RECORDS, #n}
 #define LEASE(n) [ZC_lease_##n] = {F_LEASES, #n}
 
@@ -90,11 +94,7 @@ static const struct row rows[ZC_NCOUNTERS] = {
 	REC(created), REC(dirty), REC(dropped), REC(unused), REC(skipped_stack),
 	[ZC_guard_uffd] = {F_GUARD, "uffd"}, [ZC_guard_uffd_user] = {F_GUARD, "uffd_user"},
 	[ZC_guard_none] = {F_GUARD, "none"},
-	FB(mode_off), FB(dest_kind), FB(unix_socket), FB(small), FB(no_record), FB(dirty), FB(stale_source),
-	FB(flags), FB(append), FB(multi_writer), FB(lease_denied), FB(lease_broken), FB(lease_inherited),
-	FB(kernel_einval), FB(kernel_enosys), FB(kernel_exdev), FB(kernel_other), FB(same_file),
-	FB(no_interior), FB(table_full), FB(proc_source), FB(mixed), FB(stack_buffer), FB(probation),
-	FB(no_guard), FB(forking),
+	ZC_FALLBACKS(FB, ) ZC_FALLBACKS(FBB, ) /* every reason, from the list that makes the counters */
 	[ZC_peer_error_kept] = {F_PEER_ERRORS, NULL},
 	LEASE(granted), LEASE(denied), LEASE(busy), LEASE(broken), LEASE(released),
 	[ZC_cap_lease_kept] = {F_CAP_LEASE, "kept"}, [ZC_cap_lease_failed] = {F_CAP_LEASE, "failed"},
