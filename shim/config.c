@@ -18,7 +18,7 @@
 struct zc_config zc_cfg;
 
 const struct zc_config_key zc_config_keys[] = {
-	{"mode", "auto", "off, eager, deferred, auto"},
+	{"mode", "auto", "off, eager, deferred, auto, observe"},
 	{"min_bytes_tcp", "262144", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_pipe", "4096", "a byte count 0..1G, suffix K or M allowed"},
 	{"min_bytes_file", "65536", "a byte count 0..1G, suffix K or M allowed"},
@@ -139,7 +139,7 @@ static int bad(int err_fd, const char *origin, const char *key, const char *val,
 /* zc_config_set — validates and stores one key. */
 int zc_config_set(struct zc_config *c, const char *key, const char *val, const char *origin, int err_fd)
 {
-	static const char *const modes[] = {"off", "eager", "deferred", "auto", NULL};
+	static const char *const modes[] = {"off", "eager", "deferred", "auto", "observe", NULL};
 	static const char *const leases[] = {"require", "prefer", "off", NULL};
 	static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
 	int i = key_index(key);
@@ -373,7 +373,7 @@ int zc_config_load(struct zc_config *c, char *const *envp, int err_fd)
 /* zc_config_get — a key's current value as text. */
 int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t cap)
 {
-	static const char *const modes[] = {"off", "eager", "deferred", "auto"};
+	static const char *const modes[] = {"off", "eager", "deferred", "auto", "observe"};
 	static const char *const leases[] = {"require", "prefer", "off"};
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
 	switch (key_index(key)) {

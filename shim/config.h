@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
-enum zc_mode { ZC_MODE_OFF, ZC_MODE_EAGER, ZC_MODE_DEFERRED, ZC_MODE_AUTO };
+/* observe: nothing guarded, leased or rewritten; reads are noted and writes classified as auto would
+ * treat them (counted in obs_* and fb_*), for an estimate before switching it on */
+enum zc_mode { ZC_MODE_OFF, ZC_MODE_EAGER, ZC_MODE_DEFERRED, ZC_MODE_AUTO, ZC_MODE_OBSERVE };
 enum zc_lease_policy { ZC_LEASE_REQUIRE, ZC_LEASE_PREFER, ZC_LEASE_OFF };
 
 #define ZC_CONFIG_MAX_KEYS 16

@@ -372,6 +372,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		r = original(w);
 		if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
 		zc_fallback_bytes(r > 0 ? (uint64_t)r : 0);
+		zc_observe_done(r); /* observe mode: what auto would have moved of it */
 	}
 	leave();
 	return r;

@@ -8,12 +8,16 @@
 #include "stats.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sockios.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static pid_t lease_tid;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -297,6 +301,20 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 	}
 	zc_fdtab_set_lease(fd, gen, state);
 	return state;
+}
+
+int zc_lease_predict(int fd, int state)
+{
+	struct stat st;
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct c[2] = {{0}};
+	if (state != ZC_LS_NONE && state != ZC_LS_BUSY) return state;
+	if (zc_cfg.lease == ZC_LEASE_OFF) return ZC_LS_NOT_NEEDED;
+	if (untrusted) return ZC_LS_INHERITED;
+	if (syscall(SYS_fstat, fd, &st) == 0 && st.st_uid == geteuid()) return ZC_LS_HELD;
+	/* the effective set, as F_SETLEASE checks it (CAP_LEASE is 28: the first word) */
+	if (syscall(SYS_capget, &h, c) == 0 && (c[0].effective & (1u << CAP_LEASE))) return ZC_LS_HELD;
+	return ZC_LS_DENIED;
 }
 
 /* zc_lease_hand_over — the descriptor's lease, signal and owner become the program's business. */

@@ -211,7 +211,8 @@ static int file_for(int fd, const struct zc_fd_info *i)
 void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct zc_fd_info i;
-	if (zc_cfg.mode == ZC_MODE_OFF || fd < 0 || (flags & MAP_ANONYMOUS) || (prot & PROT_WRITE) || !(prot & PROT_READ))
+	/* observe: a mapping would need a descriptor and a lease of the shim's own: not estimated */
+	if (zc_cfg.mode == ZC_MODE_OFF || zc_cfg.mode == ZC_MODE_OBSERVE || fd < 0 || (flags & MAP_ANONYMOUS) || (prot & PROT_WRITE) || !(prot & PROT_READ))
 		return;
 	if (len < min_len() || zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
 	/* the program's own lease, signal or owner on it: opening the file again could break its lease */

@@ -21,7 +21,8 @@ int zc_policy_on_stack(const void *p)
 #define FAULTS_MAX 4 /* auto: a source whose deferred buffers the program touched this often is copied */
 
 /* deferrable — the mode defers, the kernel can (a full userfaultfd, answered by our thread), the
- * read is big enough, and (auto) the program has not kept touching this source's buffers. */
+ * read is big enough, and (auto) the program has not kept touching this source's buffers. Observe
+ * asks as auto would (its buffers are never absent, so never touched while deferred). */
 static int deferrable(size_t n, const struct zc_fd_info *i)
 {
 	if (zc_cfg.mode < ZC_MODE_DEFERRED || (long)n < zc_cfg.defer_min_bytes) return 0;
@@ -60,7 +61,8 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	if (!i.proven_min) return NOTE(ZC_fb_probation);
 	/* and only reads big enough for the destination their copy loop writes to */
 	if ((long)n < i.proven_min) return NOTE(ZC_fb_small);
-	int ls = zc_lease_prepare(fd, i.gen, i.lease);
+	int observe = zc_cfg.mode == ZC_MODE_OBSERVE;
+	int ls = observe ? zc_lease_predict(fd, i.lease) : zc_lease_prepare(fd, i.gen, i.lease);
 	if (ls == ZC_LS_BROKEN) return NOTE(ZC_fb_lease_broken);
 	if (ls == ZC_LS_INHERITED) return NOTE(ZC_fb_lease_inherited);
 	if ((ls == ZC_LS_DENIED || ls == ZC_LS_BUSY) && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
@@ -70,6 +72,7 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 		defer = 0;
 		if ((long)n < zc_cfg.guard_min_bytes) return NOTE(ZC_fb_small);
 	}
+	if (observe) return NOTE((enum zc_counter)(defer && !stack ? ZC_NOTE_OBSERVED_NOCOPY : ZC_NOTE_OBSERVED));
 	return (struct zc_read_plan){.action = defer && !stack ? ZC_READ_DEFER : ZC_READ_RECORD, .gen = i.gen, .stack = stack,
 				     .dev = i.dev, .ino = i.ino};
 }

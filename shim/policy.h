@@ -30,6 +30,10 @@ struct zc_read_plan {
 
 /* zc_policy_read — decides for a read of n bytes from fd into buf; takes the lease when needed. */
 struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n);
+/* observe mode: the note's reason when auto would have recorded (copying) or deferred (no copy) the
+ * read; past every counter, so a matching write knows it was not a fallback */
+#define ZC_NOTE_OBSERVED ((int)ZC_NCOUNTERS + 1)
+#define ZC_NOTE_OBSERVED_NOCOPY ((int)ZC_NCOUNTERS + 2)
 /* zc_policy_on_stack — buf lies in the calling thread's own stack. */
 int zc_policy_on_stack(const void *buf);
 /* zc_policy_min_bytes — smallest transfer rewritten to a destination of this kind; -1: never. */

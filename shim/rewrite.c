@@ -90,6 +90,14 @@ static void release_stack(struct seg *s, int ns)
 	}
 }
 
+/* observed_counter — the obs_* counter of a write auto would have rewritten. */
+static enum zc_counter observed_counter(int kind, size_t n)
+{
+	int b = n < (16 << 10) ? 0 : n < (64 << 10) ? 1 : n < (256 << 10) ? 2 : n < (1 << 20) ? 3 : 4;
+	int k = kind == ZC_FD_PIPE ? 1 : kind == ZC_FD_FILE ? 2 : 0;
+	return (enum zc_counter)(ZC_obs_tcp_4k + 5 * k + b);
+}
+
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */
 static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
 {
@@ -109,7 +117,12 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 			r = ZC_MATCH_FILE; /* from a file mapping: the file holds the bytes */
 		if (r == ZC_MATCH_CHANGED) return pass(ZC_fb_dirty);
 		if (r == ZC_MATCH_UNKNOWN) return pass(ZC_fb_no_guard);
-		if (r == ZC_MATCH_NOTE) {
+		if (r == ZC_MATCH_NOTE && s[ns].m.reason > (int)ZC_NCOUNTERS) {
+			/* observe mode: a read auto would have recorded or deferred */
+			r = ZC_MATCH_FILE;
+			s[ns].m.deferred = 0;
+			nocopy |= s[ns].m.reason == ZC_NOTE_OBSERVED_NOCOPY;
+		} else if (r == ZC_MATCH_NOTE) {
 			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
 			if (s[ns].m.reason == ZC_fb_probation)
 				zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, zc_policy_proven_min(d->kind));
@@ -120,6 +133,13 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct 
 		*nsp = ns;
 	}
 	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, nocopy))) return pass(why);
+	if (zc_cfg.mode == ZC_MODE_OBSERVE) {
+		/* auto would have rewritten it (its lease was foreseen at the read): counted by the
+		 * original call's count, never done; nothing of the source is checked further */
+		zc_observe(observed_counter(d->kind, file_bytes), *total - file_bytes, file_bytes);
+		*nsp = 0;
+		return ZC_PASS;
+	}
 	for (int k = 0; k < ns; k++)
 		if (s[k].file && (why = zc_policy_source(s[k].m.src_fd, s[k].m.src_gen, d, &s[k].leased, s[k].m.deferred,
 							  s[k].m.mapped)))

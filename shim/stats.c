@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 static struct zc_stats stats_local;
+__thread struct zc_obs_pending zc_obs;
 __thread int zc_fb_why; /* a handler's write inside a write may take the outer one's reason: bytes only */
 struct zc_stats *zc_stats = &stats_local;
 

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* One list generates the enum, the names in the JSON and the launcher's summary.
  * calls_*: intercepted calls seen; rw_*: rewrites done by each kernel call and their bytes;
@@ -26,6 +27,13 @@
 	X(P##same_file) X(P##no_interior) X(P##table_full) X(P##proc_source) X(P##mixed)       \
 	X(P##stack_buffer) X(P##probation) X(P##no_guard) X(P##forking)
 
+/* Observe mode: bytes auto would have moved in the kernel, by destination (tcp: also AF_UNIX with
+ * unix_sockets = on) and by the write's file bytes: <16K, <64K, <256K, <1M, more. */
+#define ZC_OBSERVED(X)                                                                     \
+	X(obs_tcp_4k) X(obs_tcp_16k) X(obs_tcp_64k) X(obs_tcp_256k) X(obs_tcp_1m)              \
+	X(obs_pipe_4k) X(obs_pipe_16k) X(obs_pipe_64k) X(obs_pipe_256k) X(obs_pipe_1m)         \
+	X(obs_file_4k) X(obs_file_16k) X(obs_file_64k) X(obs_file_256k) X(obs_file_1m)
+
 #define ZC_COUNTERS(X)                                                                     \
 	X(calls_read) X(calls_pread) X(calls_readv) X(calls_recv) X(calls_write)               \
 	X(calls_pwrite) X(calls_writev) X(calls_send) X(calls_sendmsg) X(calls_sendfile)       \
@@ -42,7 +50,8 @@
 	X(deferred_reads) X(deferred_bytes) X(materialized) X(materialized_bytes)                  \
 	X(materialized_fault) X(materialize_errors) X(fault_zero) X(fork_unfilled)                 \
 	X(defer_unavailable) X(defer_stepped_down)                                                \
-	X(maps_tracked) X(maps_refused) X(rw_mapped) X(rw_mapped_bytes)
+	X(maps_tracked) X(maps_refused) X(rw_mapped) X(rw_mapped_bytes)                         \
+	ZC_OBSERVED(X)
 
 enum zc_counter {
 #define ZC_ENUM(name) ZC_##name,
@@ -87,6 +96,25 @@ static inline void zc_fallback_bytes(uint64_t n)
 	zc_fb_why = 0;
 	if (why >= ZC_fb_mode_off && why <= ZC_fb_forking && n)
 		zc_count((enum zc_counter)(ZC_bytes_fb_mode_off + (why - ZC_fb_mode_off)), n);
+}
+
+/* zc_observe — observe mode: this write would have been rewritten, file bytes of it after hdr
+ * bytes of header, into the obs_* counter obs; zc_observe_done counts what the original call wrote. */
+struct zc_obs_pending {
+	int counter; /* 0: nothing pending */
+	size_t hdr, file;
+};
+extern __thread struct zc_obs_pending zc_obs;
+static inline void zc_observe(enum zc_counter obs, size_t hdr, size_t file)
+{
+	zc_obs = (struct zc_obs_pending){(int)obs, hdr, file};
+}
+static inline void zc_observe_done(ssize_t r)
+{
+	if (!zc_obs.counter) return;
+	size_t w = r > 0 && (size_t)r > zc_obs.hdr ? (size_t)r - zc_obs.hdr : 0;
+	if (w) zc_count((enum zc_counter)zc_obs.counter, w < zc_obs.file ? w : zc_obs.file);
+	zc_obs.counter = 0;
 }
 
 void zc_stats_init(void);

@@ -15,7 +15,7 @@ enum fam {
 	F_CALLS, F_REWRITES, F_BYTES, F_MAPPED_REWRITES, F_MAPPED_BYTES, F_FALLBACKS, F_FALLBACK_BYTES, F_PEER_ERRORS,
 	F_RECORDS, F_GUARD, F_LEASES, F_CAP_LEASE, F_CAP_LEASE_THREADS, F_DEFERRED_READS, F_DEFERRED_BYTES,
 	F_NOT_DEFERRED, F_MATERIALIZED, F_MATERIALIZED_BYTES, F_MATERIALIZED_TOUCH, F_MATERIALIZE_ERRORS,
-	F_FAULT_ZERO, F_FORK_UNFILLED, F_MAPS,
+	F_FAULT_ZERO, F_FORK_UNFILLED, F_MAPS, F_OBSERVED,
 	F_COUNT
 };
 
@@ -68,6 +68,9 @@ static const struct family fams[F_COUNT] = {
 	[F_FAULT_ZERO] = {"zcshim_zero_faults_total", "counter", NULL, "Faults on pages that no record held."},
 	[F_FORK_UNFILLED] = {"zcshim_fork_unfilled_total", "counter", NULL,
 			     "Forks from a signal handler inside the shim, when deferred records could not be filled first."},
+	[F_OBSERVED] = {"zcshim_observed_bytes_total", "counter", "bucket",
+			"Observe mode: bytes auto would have moved in the kernel, by destination and write size "
+			"(tcp_64k: 64 KiB up to 256 KiB to a socket)."},
 	[F_MAPS] = {"zcshim_maps_total", "counter", "outcome",
 		    "Read-only file mappings followed (tracked) or refused (no descriptor of the shim's own)."},
 };
@@ -81,6 +84,7 @@ struct row {
 #define CALL(n) [ZC_calls_##n] = {F_CALLS, #n}
 #define RW(n) [ZC_rw_##n] = {F_REWRITES, #n}, [ZC_rw_##n##_bytes] = {F_BYTES, #n}
 #define FB(n) [ZC_fb_##n] = {F_FALLBACKS, #n},
+#define OBS(n) [ZC_##n] = {F_OBSERVED, #n + 4}, /* "obs_tcp_4k" + 4: "tcp_4k" */
 #define FBB(n) [ZC_bytes_fb_##n] = {F_FALLBACK_BYTES, #n},
 #define REC(n) [ZC_records_##n] = {F_RECORDS, #n}
 #define LEASE(n) [ZC_lease_##n] = {F_LEASES, #n}
@@ -107,6 +111,7 @@ static const struct row rows[ZC_NCOUNTERS] = {
 	[ZC_materialize_errors] = {F_MATERIALIZE_ERRORS, NULL},
 	[ZC_fault_zero] = {F_FAULT_ZERO, NULL}, [ZC_fork_unfilled] = {F_FORK_UNFILLED, NULL},
 	[ZC_maps_tracked] = {F_MAPS, "tracked"}, [ZC_maps_refused] = {F_MAPS, "refused"},
+	ZC_OBSERVED(OBS)
 };
 
 /* One process's snapshot, taken before anything is printed: a family's lines must stay together. */
