@@ -203,12 +203,13 @@ static int tcp_state(int fd)
 	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 ? ti.tcpi_state : -1;
 }
 
-/* peer_finished — the peer has sent FIN (or the connection is gone already): one poll, cheaper than
- * TCP_INFO. Asked before a transfer to a socket, for keep_socket_error. */
-static int peer_finished(int fd)
+/* socket_state — one poll before a transfer to a socket: whether the peer has sent FIN (or the
+ * connection is gone already; cheaper than TCP_INFO, for keep_socket_error), and whether the socket
+ * is writable as poll reports it (POLLOUT: room for a third of what is queued, not a sliver). */
+static short socket_state(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-	return syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP | POLLOUT};
+	return syscall(SYS_poll, &p, 1, 0) == 1 ? p.revents : 0;
 }
 
 /* keep_socket_error — sendfile that stopped short may have consumed the socket's error inside its
@@ -240,9 +241,18 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	int err = 0, src = s->m.deferred ? s->m.fill_fd : s->m.src_fd; /* deferred: the shim's duplicate */
 	if (method == M_CFR && (method_gone[M_CFR] || zc_real.copy_file_range == NULL) && w->call != ZC_CALL_PWRITE) method = M_SENDFILE;
 	*errp = 0;
-	int finished_before = kind == ZC_FD_TCP ? peer_finished(w->fd) : 0;
+	short ss = kind == ZC_FD_TCP ? socket_state(w->fd) : POLLOUT;
+	int finished_before = (ss & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 	if (method_gone[method]) {
 		*fallback = ZC_fb_kernel_enosys;
+		return 0;
+	}
+	if (nonblock && !(ss & (POLLOUT | POLLHUP | POLLERR))) {
+		/* a non-blocking socket poll calls full: EAGAIN, which write returns too once the sliver
+		 * freed meanwhile is taken. Sending that sliver kept Apache calling again at once
+		 * instead of waiting for room (1.4x the calls of its own sendfile, and their CPU);
+		 * poll set SOCK_NOSPACE, so the program's wait for POLLOUT ends when room is made */
+		*errp = EAGAIN;
 		return 0;
 	}
 	while (moved < s->n) {
