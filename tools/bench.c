@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CHUNKS 16
@@ -27,16 +28,17 @@ struct bench_opts {
 	int rounds, timeout_s, no_pin;
 	enum zc_bench_variant modes[ZC_BENCH_NVARIANTS]; /* shim variants, in run order */
 	int nmodes;
-	const char *json, *plot;
+	const char *json, *plot, *costs;
 	char json_buf[PATH_MAX], plot_buf[PATH_MAX];
+	struct zc_observe_model model; /* observe rows outside this run's calibration: --costs or built in */
 };
 
 /* usage — the one-line usage on stderr; returns 2 for the caller to exit with. */
 static int usage(void)
 {
 	fprintf(stderr, "usage: zcshim bench [--scenarios LIST] [--chunks LIST] [--modes LIST] "
-			"[--size BYTES] [--rounds N] [--json FILE] [--plot FILE] [--timeout SEC] "
-			"[--no-pin] [--quick] [--demo] [--help]\n");
+			"[--size BYTES] [--rounds N] [--json FILE] [--plot FILE] [--costs FILE] "
+			"[--timeout SEC] [--no-pin] [--quick] [--demo] [--help]\n");
 	return 2;
 }
 
@@ -61,11 +63,16 @@ static int help(void)
 	       "options:\n"
 	       "  --scenarios LIST  comma-separated names, or 'all' (default) or 'builtin'\n"
 	       "  --chunks LIST     chunk sizes of the builtin scenarios (default 4K,16K,64K,256K,1M)\n"
-	       "  --modes LIST      shim modes to run, from eager, deferred, auto (default eager,deferred)\n"
+	       "  --modes LIST      shim modes to run, from eager, deferred, auto, observe (default\n"
+	       "                    eager,deferred). observe rows: the CPU saving the cost model estimates\n"
+	       "                    from the bytes auto would move, next to plain - auto measured here\n"
 	       "  --size BYTES      payload size, suffixes K M G (default 256M)\n"
 	       "  --rounds N        rounds per scenario (default 3)\n"
 	       "  --json FILE       results (default BUILD/bench/results.json)\n"
 	       "  --plot FILE       SVG chart via gnuplot (default BUILD/bench/plot.svg)\n"
+	       "  --costs FILE      cost model of the observe rows of other than builtin scenarios (default:\n"
+	       "                    the built-in table). With plain and auto of builtin-tcp-read or\n"
+	       "                    builtin-pipe, this run's figures go to BUILD/bench/costs.txt\n"
 	       "  --timeout SEC     limit per transfer (default 120)\n"
 	       "  --no-pin          do not pin servers to CPU 0 and clients to CPU 1 (pinned when 2+ CPUs)\n"
 	       "  --quick           all scenarios, 32M, 1 round, chunk 64K\n"
@@ -129,7 +136,7 @@ static int parse_list(struct bench_opts *o, const char *list, int scen)
 /* mode_variant — the shim variant --modes names NAME; -1 if none (default is not for --modes). */
 static int mode_variant(const char *name)
 {
-	for (int v = ZC_BENCH_EAGER; v <= ZC_BENCH_AUTO; v++)
+	for (int v = ZC_BENCH_EAGER; v <= ZC_BENCH_OBSERVE; v++)
 		if (strcmp(name, zc_bench_variant_names[v]) == 0)
 			return v;
 	return -1;
@@ -183,7 +190,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 		{"rounds", 1, 0, 'r'},    {"json", 1, 0, 'j'},   {"plot", 1, 0, 'p'},
 		{"timeout", 1, 0, 't'},   {"quick", 0, 0, 'q'},  {"demo", 0, 0, 'd'},
 		{"no-pin", 0, 0, 'P'},    {"modes", 1, 0, 'm'},  {"help", 0, 0, 'h'},
-		{0, 0, 0, 0},
+		{"costs", 1, 0, 'C'},     {0, 0, 0, 0},
 	};
 	int c;
 	preset(o, argc, argv);
@@ -199,13 +206,25 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
 		case 't': o->timeout_s = atoi(optarg); if (o->timeout_s < 1) return usage(); break;
 		case 'j': o->json = optarg; break;
 		case 'p': o->plot = optarg; break;
+		case 'C': o->costs = optarg; break;
 		case 'q': case 'd': break; /* applied by preset() */
 		case 'P': o->no_pin = 1; break;
 		case 'h': help(); return 1;
 		default: return usage();
 		}
 	}
-	return optind == argc ? 0 : usage();
+	if (optind != argc)
+		return usage();
+	if (o->costs) {
+		char why[PATH_MAX + 128];
+		if (zc_observe_load(&o->model, o->costs, stderr, why, sizeof(why)) < 0) {
+			fprintf(stderr, "zcshim bench: %s\n", why);
+			return 2;
+		}
+	} else {
+		zc_observe_builtin(&o->model);
+	}
+	return 0;
 }
 
 /* fill_payload — writes size pseudo-random bytes (xorshift64*) to path and hashes them. */
@@ -390,18 +409,41 @@ static const char *default_path(const struct zc_bench_env *env, char *buf, size_
 	return join(buf, cap, dir, name) == 0 ? buf : name;
 }
 
+/* write_costs — this run's calibration as a costs file, BUILD/bench/costs.txt, for
+ * `zcshim run --observe --costs`. */
+static void write_costs(const struct zc_bench_env *env, const struct zc_observe_model *cal, int rounds)
+{
+	char path[PATH_MAX], head[512], date[32];
+	time_t now = time(NULL);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+	snprintf(head, sizeof(head),
+		 "zcshim cost model measured by zcshim bench on %s (%ld CPUs), %d round%s, payload %llu bytes:\n"
+		 "server CPU per GiB plain minus under auto (medians), per GiB auto moved in the kernel.\n"
+		 "Use: zcshim run --observe --costs %s -- CMD", date, sysconf(_SC_NPROCESSORS_ONLN), rounds,
+		 rounds == 1 ? "" : "s", (unsigned long long)env->size,
+		 default_path(env, path, sizeof(path), "costs.txt"));
+	if (zc_observe_write(cal, path, head) < 0)
+		fprintf(stderr, "zcshim bench: cannot write %s: %s\n", path, strerror(errno));
+	else
+		fprintf(stderr, "costs: %s\n", path);
+}
+
 /* report — table, JSON and plot; returns 0 or 1 if the JSON could not be written. */
 static int report(struct bench_opts *o, const struct zc_bench_env *env,
 		  const struct zc_bench_result *rs, int nr, const struct zc_bench_skip *skips,
 		  int nskips)
 {
 	struct zc_bench_summary *sum = calloc((size_t)nr + 1, sizeof(*sum));
+	struct zc_observe_model cal;
 	int ns = 0, bad = 0;
 	if (!sum)
 		return 1;
 	zc_bench_summarize(env, rs, nr, sum, &ns);
 	zc_bench_print_table(sum, ns);
 	zc_bench_print_reasons(rs, nr, sum, ns);
+	if (zc_bench_observe(rs, nr, sum, ns, &o->model, &cal))
+		write_costs(env, &cal, o->rounds);
+	zc_bench_print_observe(sum, ns);
 	if (!o->json)
 		o->json = default_path(env, o->json_buf, sizeof(o->json_buf), "results.json");
 	if (!o->plot)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "observe.h"
 #include "sha256.h"
 
 struct zc_bench_result;
@@ -20,6 +21,7 @@ enum zc_bench_variant {
 	ZC_BENCH_EAGER,
 	ZC_BENCH_DEFERRED,
 	ZC_BENCH_AUTO,
+	ZC_BENCH_OBSERVE,       /* counts what auto would move (obs_*), moves nothing itself */
 	ZC_BENCH_DEFAULT,
 	ZC_BENCH_NATIVE,
 	ZC_BENCH_NVARIANTS
@@ -147,6 +149,12 @@ struct zc_bench_summary {
 	double cpu_med, cpu_min, cpu_max, mbs_med, mbs_min, mbs_max, share_med;
 	double cpu_ratio, mbs_ratio; /* vs plain; -1 when unknown */
 	double cpu_vs_native, mbs_vs_native; /* shim variants vs native; -1 when unknown */
+	/* observe rows (bench_observe.c): the saving the cost model estimates from the obs_* bytes
+	 * and the one measured in the same run (plain - auto of the case), CPU s per GiB of payload;
+	 * obs_ratio = estimate / measured; share: obs bytes / payload, unknown: bytes the model has no
+	 * entry for / payload; NAN when not known (no auto row, no run). */
+	double obs_est, obs_measured, obs_ratio, obs_share, obs_unknown;
+	char obs_model[160];    /* which model: this run's calibration, a costs file, the built-in table */
 };
 void zc_bench_summarize(const struct zc_bench_env *env, const struct zc_bench_result *rs, int nr,
 			struct zc_bench_summary *out, int *nout);
@@ -156,6 +164,13 @@ void zc_bench_print_reasons(const struct zc_bench_result *rs, int nr,
 int zc_bench_write_json(const char *path, const struct zc_bench_env *env,
 			const struct zc_bench_result *rs, int nr, const struct zc_bench_summary *s,
 			int ns, const struct zc_bench_skip *skips, int nskips, int rounds);
+/* bench_observe.c — cal: the model measured in this run (builtin-tcp-read -> tcp, builtin-pipe ->
+ * pipe, per chunk: plain - auto CPU per GiB auto moved in the kernel); then each observe summary's
+ * estimate with cal (builtin scenarios) or base (the costs file or built-in table). Returns the
+ * number of entries cal got. print: the estimate-vs-measured table on stdout. */
+int zc_bench_observe(const struct zc_bench_result *rs, int nr, struct zc_bench_summary *s, int ns,
+		     const struct zc_observe_model *base, struct zc_observe_model *cal);
+void zc_bench_print_observe(const struct zc_bench_summary *s, int ns);
 int zc_bench_plot(const char *path, const struct zc_bench_env *env,
 		  const struct zc_bench_summary *s, int n);
 

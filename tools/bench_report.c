@@ -2,6 +2,7 @@
  * table on stdout, the JSON file with every raw figure, and the gnuplot chart. */
 #include "bench.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
 const char *const zc_bench_variant_names[ZC_BENCH_NVARIANTS] = {
-	"plain", "eager", "deferred", "auto", "default", "native"};
+	"plain", "eager", "deferred", "auto", "observe", "default", "native"};
 
 /* zc_bench_is_shim — whether variant v runs under the shim. */
 int zc_bench_is_shim(enum zc_bench_variant v)
@@ -253,7 +254,9 @@ void zc_bench_print_reasons(const struct zc_bench_result *rs, int nr,
 	char what[96];
 	for (int i = 0; i < ns; i++) {
 		struct zc_bench_counters sum;
-		if (!zc_bench_is_shim(s[i].variant) || (s[i].n > 0 && s[i].share_med >= 0.95))
+		/* observe leaves every byte to the original calls: its own section says why (bench_observe.c) */
+		if (!zc_bench_is_shim(s[i].variant) || s[i].variant == ZC_BENCH_OBSERVE ||
+		    (s[i].n > 0 && s[i].share_med >= 0.95))
 			continue;
 		if (!header++)
 			printf("\nwhy the shim left bytes to the original calls (fallback counters, all rounds):\n");
@@ -381,6 +384,22 @@ static void json_summary(FILE *f, const struct zc_bench_summary *s)
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		fprintf(f, ", \"%s\": ", names[i]);
 		json_num(f, vals[i]);
+	}
+	if (s->variant == ZC_BENCH_OBSERVE) {
+		const char *on[] = {"estimate_s_per_gib", "measured_s_per_gib", "ratio", "observed_share",
+				    "unknown_share"};
+		double ov[] = {s->obs_est, s->obs_measured, s->obs_ratio, s->obs_share, s->obs_unknown};
+		fputs(",\n     \"observe\": {", f);
+		for (size_t i = 0; i < sizeof(ov) / sizeof(ov[0]); i++) {
+			fprintf(f, "\"%s\": ", on[i]);
+			if (isnan(ov[i]))
+				fputs("null, ", f);
+			else
+				fprintf(f, "%.6g, ", ov[i]);
+		}
+		fputs("\"model\": ", f);
+		json_str(f, s->obs_model);
+		fputs("}", f);
 	}
 	fputs("}", f);
 }

@@ -1,6 +1,7 @@
 /* run.c — `zcshim run`: runs a program with the shim preloaded and summarises every process's counters. */
 #include "cmds.h"
 #include "hints.h"
+#include "observe.h"
 #include "stats.h"
 #include "stats_json.h"
 
@@ -12,13 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const char run_usage[] =
 	"usage: zcshim run [--mode off|eager] [--stats FILE] [--lease require|prefer|off] [--keep-cap-lease] [--quiet]\n"
-	"                  -- CMD [ARGS...]\n";
+	"                  [--observe [--costs FILE]] -- CMD [ARGS...]\n";
 
 static pid_t child_pid;
 
@@ -108,6 +110,23 @@ static void summary(const uint64_t *s, int procs)
 	zc_hint_print(stderr, s);
 }
 
+/* observe_report — what `auto` would have moved in the kernel (the obs_* bytes, by kind and
+ * bucket) and the CPU the cost model says it would save, against the program's own CPU (cpu_s:
+ * its processes' user+system time, from the launcher's RUSAGE_CHILDREN). */
+static void observe_report(const uint64_t *s, const struct zc_observe_model *m, double cpu_s)
+{
+	char a[32], b[32];
+	uint64_t obs = zc_observe_total(s), unknown = 0;
+	uint64_t all = s[ZC_rw_sendfile_bytes] + s[ZC_rw_splice_bytes] + s[ZC_rw_copy_file_range_bytes] +
+		       s[ZC_bytes_passthrough] + s[ZC_bytes_from_buffer];
+	fprintf(stderr, "observe: auto would have moved %s of %s in the kernel (%.1f%% of the bytes written)\n",
+		human(obs, a, sizeof a), human(all, b, sizeof b), all ? 100.0 * (double)obs / (double)all : 0.0);
+	double est = zc_observe_estimate(s, m, stderr, &unknown);
+	fprintf(stderr, "  estimated CPU saving: %.3f s (%.1f%% of the program's CPU: %.3f s)%s\n", est,
+		cpu_s > 0 ? 100.0 * est / cpu_s : 0.0, cpu_s, unknown ? "; more for the bytes of unknown saving" : "");
+	fprintf(stderr, "  cost model: %s\n", m->origin);
+}
+
 /* write_json — the summed counters, same shape as one process's file. */
 static int write_json(const char *path, const uint64_t *s, int procs)
 {
@@ -123,14 +142,18 @@ static int write_json(const char *path, const uint64_t *s, int procs)
 int zc_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {{"mode", 1, 0, 'm'}, {"stats", 1, 0, 's'}, {"lease", 1, 0, 'l'},
-					     {"keep-cap-lease", 0, 0, 'k'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	const char *stats_out = NULL;
-	int quiet = 0, c;
+					     {"keep-cap-lease", 0, 0, 'k'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+					     {"observe", 0, 0, 'o'}, {"costs", 1, 0, 'C'}, {0, 0, 0, 0}};
+	const char *stats_out = NULL, *costs = NULL;
+	int quiet = 0, observe = 0, c;
+	struct zc_observe_model model;
 	char lib[PATH_MAX], dir[] = "/tmp/zcshim-run.XXXXXX", tmpl[PATH_MAX];
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+m:s:l:kqh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': setenv("ZCSHIM_MODE", optarg, 1); break;
+		case 'm': setenv("ZCSHIM_MODE", optarg, 1); observe = !strcmp(optarg, "observe"); break;
+		case 'o': setenv("ZCSHIM_MODE", "observe", 1); observe = 1; break;
+		case 'C': costs = optarg; break;
 		case 'l': setenv("ZCSHIM_LEASE", optarg, 1); break;
 		case 'k': setenv("ZCSHIM_KEEP_CAP_LEASE", "on", 1); break;
 		case 's': stats_out = optarg; break;
@@ -142,6 +165,20 @@ int zc_cmd_run(int argc, char **argv)
 	if (optind >= argc) {
 		fputs(run_usage, stderr);
 		return 2;
+	}
+	if (costs && !observe) {
+		fprintf(stderr, "zcshim: --costs is the cost model of --observe\n");
+		fputs(run_usage, stderr);
+		return 2;
+	}
+	if (observe) {
+		char why[PATH_MAX + 128];
+		if (!costs)
+			zc_observe_builtin(&model);
+		else if (zc_observe_load(&model, costs, stderr, why, sizeof why) < 0) {
+			fprintf(stderr, "zcshim: %s\n", why);
+			return 2;
+		}
 	}
 	if (find_lib(lib, sizeof lib)) {
 		fprintf(stderr, "zcshim: cannot find libzcshim.so next to %s\n", zc_self_dir());
@@ -189,6 +226,12 @@ int zc_cmd_run(int argc, char **argv)
 	if (d) closedir(d);
 	rmdir(dir);
 	if (!quiet) summary(sum, procs);
+	if (observe) {
+		struct rusage ru;
+		double cpu = getrusage(RUSAGE_CHILDREN, &ru) ? 0 :
+			ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+		observe_report(sum, &model, cpu);
+	}
 	if (stats_out && write_json(stats_out, sum, procs)) fprintf(stderr, "zcshim: cannot write %s\n", stats_out);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
