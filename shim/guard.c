@@ -179,6 +179,20 @@ int zc_guard_can_defer(void)
 	return ready() && full;
 }
 
+int zc_guard_defer_possible(void)
+{
+	static int known = -1;
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (k >= 0) return k;
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK); /* full mode, as start() asks first */
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	k = fd >= 0 && ioctl(fd, UFFDIO_API, &api) == 0 &&
+	    syscall(SYS_faccessat, AT_FDCWD, "/proc/self/pagemap", R_OK) == 0;
+	if (fd >= 0) zc_raw_close(fd);
+	__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	return k;
+}
+
 /* zc_guard_prestart — the fault thread now, where reads may be deferred (see zc_lease_prestart). */
 void zc_guard_prestart(void)
 {

@@ -26,6 +26,9 @@ const char *zc_guard_mechanism(void);
 void zc_guard_enable_defer(void);
 /* 1 when a kernel access to a missing page waits for the fault thread: deferral is exact. */
 int zc_guard_can_defer(void);
+/* zc_guard_defer_possible — observe mode: whether deferral would be possible here, asked of the
+ * kernel with a userfaultfd opened and closed again (nothing is guarded; answered once). */
+int zc_guard_defer_possible(void);
 /* Registers [lo, lo+len) for missing faults too and drops its pages: 0 or -errno. */
 int zc_guard_defer_open(void *lo, size_t len);
 /* Installs len bytes of src at lo (page aligned), write-protected, waking waiters. 0 or -errno. */

@@ -7,8 +7,9 @@
 /* Before reading from a source: take its lease if not asked yet. Returns the enum zc_lease_state. */
 int zc_lease_prepare(int fd, uint64_t gen, int current_state);
 /* zc_lease_predict — observe mode: the state zc_lease_prepare would reach, without taking a lease
- * (HELD when the process owns the file or has CAP_LEASE; a writer holding it open is not seen). */
-int zc_lease_predict(int fd, int current_state);
+ * (HELD when the process owns the file or has CAP_LEASE; a writer holding it open is not seen).
+ * Nothing is stored in the table: a lease state there would be acted on at close. */
+int zc_lease_predict(int fd, uint64_t gen, int current_state);
 /* Around a rewrite from a leased source: zc_fdtab_lease_enter/leave (the state lives there). */
 /* The program itself sets a lease, F_SETSIG or F_SETOWN on fd: ours goes back first. */
 void zc_lease_hand_over(int fd);

@@ -20,13 +20,19 @@ int zc_policy_on_stack(const void *p)
 
 #define FAULTS_MAX 4 /* auto: a source whose deferred buffers the program touched this often is copied */
 
+/* can_defer — the kernel can defer here: asked of the guard, or (observe) foreseen without starting it. */
+static int can_defer(void)
+{
+	return zc_cfg.mode == ZC_MODE_OBSERVE ? zc_guard_defer_possible() : zc_guard_can_defer();
+}
+
 /* deferrable — the mode defers, the kernel can (a full userfaultfd, answered by our thread), the
  * read is big enough, and (auto) the program has not kept touching this source's buffers. Observe
  * asks as auto would (its buffers are never absent, so never touched while deferred). */
 static int deferrable(size_t n, const struct zc_fd_info *i)
 {
 	if (zc_cfg.mode < ZC_MODE_DEFERRED || (long)n < zc_cfg.defer_min_bytes) return 0;
-	if (!zc_guard_can_defer()) {
+	if (!can_defer()) {
 		zc_count(ZC_defer_unavailable, 1);
 		return 0;
 	}
@@ -62,7 +68,7 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	/* and only reads big enough for the destination their copy loop writes to */
 	if ((long)n < i.proven_min) return NOTE(ZC_fb_small);
 	int observe = zc_cfg.mode == ZC_MODE_OBSERVE;
-	int ls = observe ? zc_lease_predict(fd, i.lease) : zc_lease_prepare(fd, i.gen, i.lease);
+	int ls = observe ? zc_lease_predict(fd, i.gen, i.lease) : zc_lease_prepare(fd, i.gen, i.lease);
 	if (ls == ZC_LS_BROKEN) return NOTE(ZC_fb_lease_broken);
 	if (ls == ZC_LS_INHERITED) return NOTE(ZC_fb_lease_inherited);
 	if ((ls == ZC_LS_DENIED || ls == ZC_LS_BUSY) && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
@@ -101,7 +107,7 @@ long zc_policy_min_bytes_nocopy(int kind)
 
 long zc_policy_proven_min(int kind)
 {
-	return zc_cfg.mode >= ZC_MODE_DEFERRED && zc_guard_can_defer() ? zc_policy_min_bytes_nocopy(kind) : zc_policy_min_bytes(kind);
+	return zc_cfg.mode >= ZC_MODE_DEFERRED && can_defer() ? zc_policy_min_bytes_nocopy(kind) : zc_policy_min_bytes(kind);
 }
 
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d)
