@@ -30,15 +30,6 @@ static void forward(int sig)
 	if (child_pid > 0) kill(child_pid, sig);
 }
 
-/* find_lib — libzcshim.so beside the binary (build/) or in ../lib (installed). */
-static int find_lib(char *out, size_t cap)
-{
-	snprintf(out, cap, "%s/libzcshim.so", zc_self_dir());
-	if (access(out, R_OK) == 0) return 0;
-	snprintf(out, cap, "%s/../lib/libzcshim.so", zc_self_dir());
-	return access(out, R_OK);
-}
-
 /* add_file — adds one process's JSON counters into sum; returns 1 if it was a stats file. */
 static int add_file(const char *path, uint64_t *sum)
 {
@@ -180,7 +171,7 @@ int zc_cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (find_lib(lib, sizeof lib)) {
+	if (zc_find_lib(lib, sizeof lib)) {
 		fprintf(stderr, "zcshim: cannot find libzcshim.so next to %s\n", zc_self_dir());
 		return 2;
 	}
