@@ -258,6 +258,35 @@ case_worker_bufs() { # VARIANT
 	end
 }
 
+# ---- a non-blocking sender that waits for room after EAGAIN ----------------------------------
+# The shim answers EAGAIN for a socket poll calls full without sending the sliver freed meanwhile:
+# the program's wait for room must still end, however it waits (edge-triggered epoll, as nginx,
+# needs the kernel to have noted that someone waits for room). Bytes and end as without the shim.
+side_slow() { exec "$H" reset-recv --port-file "$1/port" --out "$1/received" --bytes 8M --log "$1/log"; }
+run_nbwait() { # VARIANT NAME WAIT
+	local r rpid
+	r=$(D "$2" "$1").recv
+	rm -rf "$r" && mkdir -p "$r"
+	side_slow "$r" &
+	rpid=$!
+	for _ in $(seq 1000); do [ -s "$r/port" ] && break; sleep 0.01; done
+	run "$1" "$2" -- nonblock-wait --variant "$3" --port "$(cat "$r/port" 2>/dev/null || echo 1)" --src "$T/f8" --chunk 256K
+	wait "$rpid"
+	cp "$r/received" "$(D "$2" "$1")/out" 2>/dev/null # what the peer got
+}
+case_nonblock_wait() { # WAIT
+	local n=nbw_$1 e
+	begin "nonblocking_sender_waits_for_room_$1"
+	run_nbwait base "$n" "$1"
+	run_nbwait shim "$n" "$1"
+	same_behaviour "$n"
+	need "the receiver did not get the whole file with the shim" cmp -s "$(D "$n" shim)/out" "$T/f8"
+	e=$(sed -n 's/^# eagain //p' "$(D "$n" shim)/log")
+	need "EAGAIN ${e:-none} with the shim, want > 0 (the wait was never exercised)" ge "${e:-0}" 1
+	rewritten "$n" rw_sendfile
+	end
+}
+
 # HOSTILE_ITEMS="1 4": only the cases of these items of issue 7 (default: all)
 want() { [ -z "${HOSTILE_ITEMS:-}" ] || [[ " $HOSTILE_ITEMS " == *" $1 "* ]]; }
 want 1 && case_blocked_worker
@@ -269,3 +298,4 @@ want 6 && for v in mprotect-rw mprotect-none-rw mprotect-rwx map-fixed-anon map-
 want 7 && { for v in ign-before ign-after sigset bsd_signal sysv_signal raw sigaction resethand selfcheck; do case_segv $v; done; case_segv_two_threads; }
 want 8 && for v in readv preadv writev pwritev sendmsg; do case_iov $v; done
 want 9 && for v in main-mmap main-malloc hole-mmap hole-malloc arena; do case_worker_bufs $v; done
+want nb && for v in epoll-et poll select retry; do case_nonblock_wait $v; done

@@ -39,6 +39,10 @@
  *                       bsd_signal | sysv_signal | raw | sigaction | resethand | selfcheck | two-threads
  *   iov [8]             variant readv | preadv | writev | pwritev | sendmsg: after a copy loop,
  *                       with a chunk still recorded, the call with bad iovec arrays (one line each)
+ *   nonblock-wait       copies to a non-blocking TCP --port (64 KiB SO_SNDBUF, a slow reader) and
+ *                       waits for room after EAGAIN as servers do: variant epoll-et (edge-triggered
+ *                       epoll, as nginx) | poll | select | retry (sleeps 1 ms, no wait); a wait that
+ *                       times out (10 s) ends the program: "exit 1 ETIMEDOUT"
  *   worker-bufs [9]     a worker thread copies through a buffer: variant main-mmap | main-malloc |
  *                       hole-mmap | hole-malloc | arena
  *
@@ -62,7 +66,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -417,6 +423,81 @@ static void case_reset_recv(void)
 	sleep_us(100000); /* let the sender fill both buffers again: data is surely unread */
 	tlog("received %ld", got);
 	close(c);
+	finish(0, 0);
+}
+
+/* ---- a non-blocking sender that waits for room ------------------------------------------------ */
+
+/* wait_room — the program's wait for POLLOUT after EAGAIN; 0, or -1 when 10 s pass without room. */
+static int wait_room(int s, int ep)
+{
+	if (!strcmp(O.variant, "epoll-et")) {
+		struct epoll_event ev;
+		int n;
+		while ((n = epoll_wait(ep, &ev, 1, 10000)) < 0 && errno == EINTR) {}
+		return n == 1 ? 0 : -1;
+	}
+	if (!strcmp(O.variant, "poll")) {
+		struct pollfd p = {.fd = s, .events = POLLOUT};
+		return poll(&p, 1, 10000) == 1 ? 0 : -1;
+	}
+	if (!strcmp(O.variant, "select")) {
+		fd_set w;
+		struct timeval tv = {10, 0};
+		FD_ZERO(&w);
+		FD_SET(s, &w);
+		return select(s + 1, NULL, &w, NULL, &tv) == 1 ? 0 : -1;
+	}
+	sleep_us(1000); /* retry */
+	return 0;
+}
+
+/* case_nonblock_wait — the counts of a non-blocking write depend on timing: only the bytes, the
+ * end and that EAGAIN was met are compared ("#" lines are not) */
+static void case_nonblock_wait(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)O.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int snd = 65536, ep = -1;
+	long eagains = 0, k = 0;
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(O.variant, "epoll-et") && strcmp(O.variant, "poll") && strcmp(O.variant, "select") && strcmp(O.variant, "retry"))
+		die_setup("unknown variant");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd) < 0) die_setup("socket");
+	if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) die_setup("connect");
+	if (fcntl(s, F_SETFL, O_NONBLOCK) < 0) die_setup("O_NONBLOCK");
+	if (!strcmp(O.variant, "epoll-et")) {
+		struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.fd = s};
+		if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) < 0) die_setup("epoll");
+	}
+	int src = open_src(O.src);
+	char *buf = malloc(O.chunk);
+	if (!buf) die_setup("malloc");
+	for (;;) {
+		ssize_t got = read(src, buf, O.chunk);
+		if (got < 0) finish(1, errno);
+		if (got == 0) break;
+		for (ssize_t done = 0; done < got;) {
+			ssize_t r = write(s, buf + done, (size_t)(got - done));
+			if (r > 0) {
+				done += r;
+				continue;
+			}
+			if (r < 0 && errno == EAGAIN) {
+				eagains++;
+				if (wait_room(s, ep) < 0) {
+					tlog("# stalled after %ld of chunk %ld, %ld EAGAIN", (long)done, k, eagains);
+					finish(1, ETIMEDOUT);
+				}
+				continue;
+			}
+			finish(1, r < 0 ? errno : EIO);
+		}
+		k++;
+	}
+	tlog("chunks %ld", k);
+	tlog("# eagain %ld", eagains);
+	close(s);
 	finish(0, 0);
 }
 
@@ -872,7 +953,7 @@ int main(int argc, char **argv)
 	} cases[] = {{"blocked-worker", case_blocked_worker}, {"sigwrite", case_sigwrite}, {"modify", case_modify},
 		     {"opener", case_opener}, {"reset", case_reset}, {"reset-recv", case_reset_recv},
 		     {"eintr-read", case_eintr_read}, {"alarm-write", case_alarm_write}, {"pipe-reader", case_pipe_reader},
-		     {"prot", case_prot}, {"segv", case_segv}, {"iov", case_iov}, {"worker-bufs", case_worker_bufs}};
+		     {"nonblock-wait", case_nonblock_wait}, {"prot", case_prot}, {"segv", case_segv}, {"iov", case_iov}, {"worker-bufs", case_worker_bufs}};
 	int c;
 	long long v;
 	if (argc < 2) usage("no case");
