@@ -128,12 +128,17 @@ load() {
 	echo "  info: $name: $reqs requests, $rps req/s, $mbs MiB/s, errors $errs, server CPU ${cpu} ms, fds $fds10 -> $fds, RSS $rss10 -> $rss KiB, checker ok $chk_ok bad $chk_bad failed ${chk_failed:-?}"
 }
 
-# verdict NAME BASE_ERRS : the shim run against its base run
+# verdict NAME BASE_ERRS BASE_REQS : the shim run against its base run. Errors are compared as a
+# share of the requests: a server's own count moves a lot between identical runs (Apache without
+# the shim: 121 of 5510 requests, 384 of 4120; wrk's "read" errors, keep-alive connections Apache
+# closes as it retires children under load), so the shim's share may be at most twice the base's
+# plus 1% of its requests; a systematic error (a reset, a cut response) adds far more
 verdict() {
-	local n=$1 be=$2
+	local n=$1 be=$2 br=${3:-0}
+	[ "$br" -gt 0 ] || be=0 br=100 # no base figures: 1% of the requests
 	check "$n-ran" test "$run_ok" = 1 -a -n "$rps"
 	check "$n-no-corrupt-download" test "${chk_bad:-1}" -eq 0 -a "${chk_ok:-0}" -gt 0
-	check "$n-errors-not-above-base" test "$errs" -le $((be + reqs / 100))
+	check "$n-errors-not-above-base" test $((errs * br)) -le $(( (2 * be + br / 100) * reqs + reqs ))
 	# descriptors follow the connections in flight (python's backlog lets them pile up: 134 -> 213
 	# seen without a leak, 73 -> 99 without the shim); a leak per request would add thousands
 	check "$n-fds-flat" test "$fds" -le $((fds10 + CONNS + 32))
@@ -162,8 +167,8 @@ server() {
 		[ $v = shim ] && read -ra e <<<"$(shim_for "${name}_$v") ${fix#-}"
 		load "${name}_$v" "$port" "$sig" "${e[@]}" -- "${cmd[@]}"
 		row "$name" "$v"
-		[ $v = base ] && be=$errs
-		[ $v = shim ] && verdict "load-$name" "$be" && "${name}_check"
+		[ $v = base ] && be=$errs br=$reqs
+		[ $v = shim ] && verdict "load-$name" "$be" "$br" && "${name}_check"
 	done
 }
 # kernel_share_check NAME : most of what the shim saw went out by the kernel
