@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 static const char run_usage[] =
-	"usage: zcshim run [--mode off|eager] [--stats FILE] [--lease require|prefer|off] [--keep-cap-lease] [--quiet]\n"
+	"usage: zcshim run [--mode off|eager|deferred|auto|observe] [--stats FILE] [--lease require|prefer|off] [--keep-cap-lease] [--quiet]\n"
 	"                  [--observe [--costs FILE]] -- CMD [ARGS...]\n";
 
 static pid_t child_pid;
