@@ -132,18 +132,23 @@ shape() {
 	awk '$1 == "w" { s = $3 == $2 ? "full" : $3 < 0 ? "-1:" $4 : "partial"; if (s != last) printf "%s ", s; last = s }
 	     $1 == "exit" { print "exit " $2 " " $3 }' "$1/log"
 }
-side_receiver() { exec "$H" reset-recv --port-file "$1/port" --out "$1/received" --bytes 1M --log "$1/log"; }
-run_reset() { # VARIANT NAME SIGPIPE
-	local r rpid
-	r=$(D "$2" "$1").recv
+# run_peer VARIANT NAME BYTES [ENV... --] ARGS...: one run against a slow TCP receiver (reset-recv)
+# that reads BYTES, then closes; "@PORT" in ARGS is its port; what it got becomes the run's out
+run_peer() {
+	local v=$1 n=$2 bytes=$3 r rpid a port args=()
+	shift 3
+	r=$(D "$n" "$v").recv
 	rm -rf "$r" && mkdir -p "$r"
-	side_receiver "$r" &
+	"$H" reset-recv --port-file "$r/port" --out "$r/received" --bytes "$bytes" --log "$r/log" &
 	rpid=$!
 	for _ in $(seq 1000); do [ -s "$r/port" ] && break; sleep 0.01; done
-	run "$1" "$2" ZCSHIM_LEASE=off -- reset --port "$(cat "$r/port" 2>/dev/null || echo 1)" --src "$T/f8" --sigpipe "$3"
+	port=$(cat "$r/port" 2>/dev/null || echo 1)
+	for a in "$@"; do args+=("${a//@PORT/$port}"); done
+	run "$v" "$n" "${args[@]}"
 	wait "$rpid"
-	cp "$r/received" "$(D "$2" "$1")/out" 2>/dev/null # what the peer got
+	cp "$r/received" "$(D "$n" "$v")/out" 2>/dev/null
 }
+run_reset() { run_peer "$1" "$2" 1M ZCSHIM_LEASE=off -- reset --port @PORT --src "$T/f8" --sigpipe "$3"; } # VARIANT NAME SIGPIPE
 case_reset() { # SIGPIPE
 	local n=rst_$1
 	begin "peer_resets_connection_sigpipe_$1"
@@ -262,18 +267,7 @@ case_worker_bufs() { # VARIANT
 # The shim answers EAGAIN for a socket poll calls full without sending the sliver freed meanwhile:
 # the program's wait for room must still end, however it waits (edge-triggered epoll, as nginx,
 # needs the kernel to have noted that someone waits for room). Bytes and end as without the shim.
-side_slow() { exec "$H" reset-recv --port-file "$1/port" --out "$1/received" --bytes 8M --log "$1/log"; }
-run_nbwait() { # VARIANT NAME WAIT
-	local r rpid
-	r=$(D "$2" "$1").recv
-	rm -rf "$r" && mkdir -p "$r"
-	side_slow "$r" &
-	rpid=$!
-	for _ in $(seq 1000); do [ -s "$r/port" ] && break; sleep 0.01; done
-	run "$1" "$2" -- nonblock-wait --variant "$3" --port "$(cat "$r/port" 2>/dev/null || echo 1)" --src "$T/f8" --chunk 256K
-	wait "$rpid"
-	cp "$r/received" "$(D "$2" "$1")/out" 2>/dev/null # what the peer got
-}
+run_nbwait() { run_peer "$1" "$2" 8M nonblock-wait --variant "$3" --port @PORT --src "$T/f8" --chunk 256K; } # VARIANT NAME WAIT
 case_nonblock_wait() { # WAIT
 	local n=nbw_$1 e
 	begin "nonblocking_sender_waits_for_room_$1"
