@@ -93,9 +93,7 @@ static void release_stack(struct seg *s, int ns)
 /* observed_counter — the obs_* counter of a write auto would have rewritten. */
 static enum zc_counter observed_counter(int kind, size_t n)
 {
-	int b = n < (16 << 10) ? 0 : n < (64 << 10) ? 1 : n < (256 << 10) ? 2 : n < (1 << 20) ? 3 : 4;
-	int k = kind == ZC_FD_PIPE ? 1 : kind == ZC_FD_FILE ? 2 : 0;
-	return (enum zc_counter)(ZC_obs_tcp_4k + 5 * k + b);
+	return zc_obs_counter(kind == ZC_FD_PIPE ? 1 : kind == ZC_FD_FILE ? 2 : 0, zc_obs_bucket(n));
 }
 
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */

@@ -98,6 +98,20 @@ static inline void zc_fallback_bytes(uint64_t n)
 		zc_count((enum zc_counter)(ZC_bytes_fb_mode_off + (why - ZC_fb_mode_off)), n);
 }
 
+/* zc_obs_bucket — observe mode's bucket of a write of n file bytes: <16K, <64K, <256K, <1M, more
+ * (the 4k ... 1m of the obs_* names); zc_obs_counter — its counter for destination kind 0 tcp,
+ * 1 pipe, 2 file (the order of ZC_OBSERVED). */
+enum { ZC_OBS_NKIND = 3, ZC_OBS_NBUCKET = 5 };
+_Static_assert(ZC_obs_file_1m - ZC_obs_tcp_4k == ZC_OBS_NKIND * ZC_OBS_NBUCKET - 1, "ZC_OBSERVED is kind-major");
+static inline int zc_obs_bucket(uint64_t n)
+{
+	return n < (16 << 10) ? 0 : n < (64 << 10) ? 1 : n < (256 << 10) ? 2 : n < (1 << 20) ? 3 : 4;
+}
+static inline enum zc_counter zc_obs_counter(int kind, int bucket)
+{
+	return (enum zc_counter)(ZC_obs_tcp_4k + ZC_OBS_NBUCKET * kind + bucket);
+}
+
 /* zc_observe — observe mode: this write would have been rewritten, file bytes of it after hdr
  * bytes of header, into the obs_* counter obs; zc_observe_done counts what the original call wrote. */
 struct zc_obs_pending {

@@ -47,8 +47,7 @@ static const char builtin_date[] = "2026-12-03 on a 2-CPU AMD EPYC (zcshim bench
 
 enum zc_observe_bucket zc_observe_bucket_of(uint64_t n)
 {
-	return n < (16u << 10) ? ZC_OBS_4K : n < (64u << 10) ? ZC_OBS_16K : n < (256u << 10) ? ZC_OBS_64K
-	       : n < (1u << 20) ? ZC_OBS_256K : ZC_OBS_1M;
+	return (enum zc_observe_bucket)zc_obs_bucket(n); /* the shim's rule, stats.h */
 }
 
 /* set — one known entry of m. */
@@ -167,31 +166,9 @@ int zc_observe_write(const struct zc_observe_model *m, const char *path, const c
 	return fclose(f) ? -1 : 0;
 }
 
-/* counter_index — the index of obs_KIND_BUCKET in zc_counter_names, -1 if this shim has none;
- * looked up by name so that the table does not depend on the counters' order. */
-static int counter_index(int k, int b)
-{
-	static int idx[ZC_OBS_NKINDS][ZC_OBS_NBUCKETS], done;
-	if (!done) {
-		for (int kk = 0; kk < ZC_OBS_NKINDS; kk++)
-			for (int bb = 0; bb < ZC_OBS_NBUCKETS; bb++) {
-				char name[32];
-				snprintf(name, sizeof(name), "obs_%s_%s", zc_observe_kind_names[kk],
-					 zc_observe_bucket_names[bb]);
-				idx[kk][bb] = -1;
-				for (int i = 0; i < ZC_NCOUNTERS; i++)
-					if (!strcmp(zc_counter_names[i], name))
-						idx[kk][bb] = i;
-			}
-		done = 1;
-	}
-	return idx[k][b];
-}
-
 uint64_t zc_observe_bytes(const uint64_t *counters, enum zc_observe_kind k, enum zc_observe_bucket b)
 {
-	int i = counter_index(k, b);
-	return i < 0 ? 0 : counters[i];
+	return counters[zc_obs_counter(k, b)];
 }
 
 uint64_t zc_observe_total(const uint64_t *counters)

@@ -13,6 +13,7 @@
 /* Destination kinds and chunk buckets, in the order of the shim's obs_* counters. */
 enum zc_observe_kind { ZC_OBS_TCP, ZC_OBS_PIPE, ZC_OBS_FILE, ZC_OBS_NKINDS };
 enum zc_observe_bucket { ZC_OBS_4K, ZC_OBS_16K, ZC_OBS_64K, ZC_OBS_256K, ZC_OBS_1M, ZC_OBS_NBUCKETS };
+_Static_assert((int)ZC_OBS_NKINDS == (int)ZC_OBS_NKIND && (int)ZC_OBS_NBUCKETS == (int)ZC_OBS_NBUCKET, "the shim's obs_* counters");
 
 extern const char *const zc_observe_kind_names[ZC_OBS_NKINDS];     /* "tcp", "pipe", "file" */
 extern const char *const zc_observe_bucket_names[ZC_OBS_NBUCKETS]; /* "4k" … "1m" */
