@@ -127,7 +127,9 @@ end
 # ---- the bench: estimate next to the saving measured in the same run ----------------------------
 # The estimate of the builtin rows is priced with the saving per GiB this same run measured
 # (plain - auto of builtin-tcp-read/64K), so estimate/measured is the bytes observe counted over
-# the bytes auto moved: a check of the byte classification, not of timing.
+# the bytes auto moved: a check of the byte classification, not of timing. The saving itself is
+# timing: one 64 MiB round measured -0.030, 0.067 and 0.131 s/GiB in three runs here, so its
+# sign is not asserted (make test has no timed assertions), only that there is a ratio to check.
 json=$ZC_TMP/bench.json
 "$ZC_BIN" bench --scenarios builtin-tcp-read --chunks 64K --modes auto,observe --size 64M --rounds 1 \
 	--json "$json" --plot "$ZC_TMP/bench.svg" >"$ZC_TMP/bench.out" 2>"$ZC_TMP/bench.err"; rc=$?
@@ -147,13 +149,16 @@ assert sum(v for k, v in c.items() if k.startswith("rw_")) == 0, "observe rewrot
 assert c.get("obs_tcp_64k", 0) > 0, "obs_tcp_64k %s" % c.get("obs_tcp_64k")
 for k in ("estimate_s_per_gib", "measured_s_per_gib", "ratio"):
     assert o.get(k) is not None, "%s missing: %s" % (k, o)
-assert o["measured_s_per_gib"] > 0, "measured %s" % o
+assert o["measured_s_per_gib"] != 0, "measured %s" % o
+# the ratio is the observed share over the share auto moved in the kernel, whatever the timing
+k = runs["auto"]["kernel_share"]
+assert k and abs(o["ratio"] * k - o["observed_share"]) <= 0.01, "ratio %s, auto kernel share %s, observed %s" % (o["ratio"], k, o["observed_share"])
 assert o["model"].startswith("this run"), o["model"]
 assert abs(o["ratio"] - 1) <= 0.25, "estimate %.4f vs measured %.4f: ratio %.3f" % (o["estimate_s_per_gib"], o["measured_s_per_gib"], o["ratio"])
 EOF
 ) && pass observe-bench-estimate-within-25pct || fail observe-bench-estimate-within-25pct "$why"
-# the table's row: a positive estimate, and (nearly) the whole payload observed
-check observe-bench-table grep -Eq '^  builtin-tcp-read/64K +0\.[0-9]*[1-9][0-9]* +-?[0-9.]+ +-?[0-9.]+ +(9[5-9]\.[0-9]|100\.0)% ' "$ZC_TMP/bench.out"
+# the table's row: an estimate (its sign is the run's timing), and (nearly) the whole payload observed
+check observe-bench-table grep -Eq '^  builtin-tcp-read/64K +-?0\.[0-9]*[1-9][0-9]* +-?[0-9.]+ +-?[0-9.]+ +(9[5-9]\.[0-9]|100\.0)% ' "$ZC_TMP/bench.out"
 # this run's calibration, written for `zcshim run --observe --costs` (newer than this script's files)
 begin observe-bench-writes-costs
 need "$ZC_BUILD/bench/costs.txt not written by this run" [ "$ZC_BUILD/bench/costs.txt" -nt "$ZC_TMP/src" ]
