@@ -24,6 +24,8 @@
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
+/* what the guard asks of a userfaultfd (start), and what observe mode probes for */
+#define WP_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
 #ifndef PAGEMAP_SCAN
 #define PAGE_IS_WPALLOWED (1 << 0)
 #define PAGE_IS_WRITTEN (1 << 1)
@@ -66,7 +68,7 @@ static int start(void)
 		return -1;
 	}
 opened:;
-	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	struct uffdio_api api = {.api = UFFD_API, .features = WP_FEATURES};
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		zc_raw_close(fd);
 		mechanism = "none (kernel before 6.7: no asynchronous write-protection)";
@@ -185,7 +187,7 @@ int zc_guard_defer_possible(void)
 	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
 	if (k >= 0) return k;
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK); /* full mode, as start() asks first */
-	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	struct uffdio_api api = {.api = UFFD_API, .features = WP_FEATURES};
 	k = fd >= 0 && ioctl(fd, UFFDIO_API, &api) == 0 &&
 	    syscall(SYS_faccessat, AT_FDCWD, "/proc/self/pagemap", R_OK) == 0;
 	if (fd >= 0) zc_raw_close(fd);
