@@ -80,6 +80,23 @@ static inline void zc_count(enum zc_counter c, uint64_t n)
 	__atomic_fetch_add(&zc_stats->v[c], n, __ATOMIC_RELAXED);
 }
 
+/* zc_fb_bytes — the bytes_fb_* counter of an fb_* reason (the two lists run in the same order). */
+static inline enum zc_counter zc_fb_bytes(enum zc_counter fb)
+{
+	return (enum zc_counter)(ZC_bytes_fb_mode_off + (fb - ZC_fb_mode_off));
+}
+
+/* zc_kernel_bytes, zc_written_bytes — of a counters array: the bytes the kernel moved for a
+ * rewrite, and every byte written (those, the original calls', and those finished from a buffer). */
+static inline uint64_t zc_kernel_bytes(const uint64_t *v)
+{
+	return v[ZC_rw_sendfile_bytes] + v[ZC_rw_splice_bytes] + v[ZC_rw_copy_file_range_bytes];
+}
+static inline uint64_t zc_written_bytes(const uint64_t *v)
+{
+	return zc_kernel_bytes(v) + v[ZC_bytes_passthrough] + v[ZC_bytes_from_buffer];
+}
+
 /* zc_fallback — a write passes through for why (an fb_* counter): counted, and remembered on this
  * thread so that the bytes the original call then writes are counted against it (zc_fallback_bytes). */
 extern __thread int zc_fb_why;
@@ -95,7 +112,7 @@ static inline void zc_fallback_bytes(uint64_t n)
 	int why = zc_fb_why;
 	zc_fb_why = 0;
 	if (why >= ZC_fb_mode_off && why <= ZC_fb_forking && n)
-		zc_count((enum zc_counter)(ZC_bytes_fb_mode_off + (why - ZC_fb_mode_off)), n);
+		zc_count(zc_fb_bytes((enum zc_counter)why), n);
 }
 
 /* zc_obs_bucket — observe mode's bucket of a write of n file bytes: <16K, <64K, <256K, <1M, more

@@ -57,7 +57,7 @@ enum zc_counter zc_hint_reason(const uint64_t *v)
 	uint64_t most = 0, most_n = 0;
 	/* the most bytes decide; between reasons that wrote nothing (or equal bytes), the most writes */
 	for (int i = ZC_fb_mode_off; i <= ZC_fb_forking; i++) {
-		uint64_t b = v[ZC_bytes_fb_mode_off + (i - ZC_fb_mode_off)], n = v[i];
+		uint64_t b = v[zc_fb_bytes((enum zc_counter)i)], n = v[i];
 		if (n && (b > most || (b == most && n > most_n))) best = (enum zc_counter)i, most = b, most_n = n;
 	}
 	return best;
@@ -73,9 +73,7 @@ void zc_hint_print(FILE *out, const uint64_t *v)
 	enum zc_counter r = zc_hint_reason(v);
 	const char *t = zc_hint_text(r);
 	if (!t) return;
-	uint64_t b = v[ZC_bytes_fb_mode_off + (r - ZC_fb_mode_off)];
-	uint64_t all = v[ZC_rw_sendfile_bytes] + v[ZC_rw_splice_bytes] + v[ZC_rw_copy_file_range_bytes] +
-		       v[ZC_bytes_passthrough] + v[ZC_bytes_from_buffer];
+	uint64_t b = v[zc_fb_bytes(r)], all = zc_written_bytes(v);
 	if (b < all / 10) return; /* under a tenth of the bytes written: not what decides the outcome */
 	fprintf(out, "  hint (%s: %llu writes, %llu bytes passed through):\n        %s\n", zc_counter_names[r] + 3,
 		(unsigned long long)v[r], (unsigned long long)b, t);

@@ -60,8 +60,7 @@ static const char *human(uint64_t b, char *buf, size_t cap)
 static void summary(const uint64_t *s, int procs)
 {
 	char a[32], b[32], c[32];
-	uint64_t kb = s[ZC_rw_sendfile_bytes] + s[ZC_rw_splice_bytes] + s[ZC_rw_copy_file_range_bytes];
-	uint64_t all = kb + s[ZC_bytes_passthrough] + s[ZC_bytes_from_buffer];
+	uint64_t kb = zc_kernel_bytes(s), all = zc_written_bytes(s);
 	fprintf(stderr, "zcshim: %d program%s reported\n", procs, procs == 1 ? "" : "s");
 	fprintf(stderr, "  moved by the kernel: %s of %s written (%.1f%%)\n", human(kb, a, sizeof a), human(all, b, sizeof b),
 		all ? 100.0 * (double)kb / (double)all : 0.0);
@@ -107,9 +106,7 @@ static void summary(const uint64_t *s, int procs)
 static void observe_report(const uint64_t *s, const struct zc_observe_model *m, double cpu_s)
 {
 	char a[32], b[32];
-	uint64_t obs = zc_observe_total(s), unknown = 0;
-	uint64_t all = s[ZC_rw_sendfile_bytes] + s[ZC_rw_splice_bytes] + s[ZC_rw_copy_file_range_bytes] +
-		       s[ZC_bytes_passthrough] + s[ZC_bytes_from_buffer];
+	uint64_t obs = zc_observe_total(s), unknown = 0, all = zc_written_bytes(s);
 	fprintf(stderr, "observe: auto would have moved %s of %s in the kernel (%.1f%% of the bytes written)\n",
 		human(obs, a, sizeof a), human(all, b, sizeof b), all ? 100.0 * (double)obs / (double)all : 0.0);
 	double est = zc_observe_estimate(s, m, stderr, &unknown);

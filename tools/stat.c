@@ -114,7 +114,7 @@ static void row(int pid, const struct zc_stats *s, void *arg)
 	comm(pid, name, sizeof name);
 	printf("%-8d %-16s %12lu %14lu %12lu\n", pid, name,
 	       (unsigned long)(s->v[ZC_rw_sendfile] + s->v[ZC_rw_splice] + s->v[ZC_rw_copy_file_range]),
-	       (unsigned long)(s->v[ZC_rw_sendfile_bytes] + s->v[ZC_rw_splice_bytes] + s->v[ZC_rw_copy_file_range_bytes]),
+	       (unsigned long)zc_kernel_bytes(s->v),
 	       (unsigned long)s->v[ZC_bytes_passthrough]);
 }
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BYTES_OF(r) (ZC_bytes_fb_mode_off + ((r) - ZC_fb_mode_off))
+#define BYTES_OF(r) zc_fb_bytes((enum zc_counter)(r))
 
 /* every reason in turn: it passed the most bytes in few writes, another reason many small writes */
 Test(hints, each_reason_can_dominate_by_bytes)
