@@ -31,8 +31,13 @@
 #define MAX_FILES 16
 #define MAX_MAPS 256
 
+/* A slot being filled outside the lock: neither free nor a file. Taking it as free let two threads
+ * fill one slot, and the mappings of the first then named the second's file (a load test sent
+ * pieces of one file from another, at the right offsets) */
+#define RESERVED (-2)
+
 struct mfile {
-	int fd; /* ours, high and close-on-exec; -1: free */
+	int fd; /* ours, high and close-on-exec; -1: free; RESERVED: being opened */
 	uint64_t gen;
 	dev_t dev;
 	ino_t ino;
@@ -169,6 +174,7 @@ static int file_for(int fd, const struct zc_fd_info *i)
 	int k, freek = -1;
 	lock();
 	for (k = 0; k < MAX_FILES; k++) {
+		if (files[k].fd == RESERVED) continue; /* another thread is opening into it */
 		if (files[k].fd < 0) {
 			if (freek < 0) freek = k;
 			continue;
@@ -185,7 +191,7 @@ static int file_for(int fd, const struct zc_fd_info *i)
 	int evict = -1;
 	for (k = 0; k < MAX_FILES && freek < 0; k++) /* full: an idle one goes, unless closing it drops a lock */
 		if (files[k].fd >= 0 && !files[k].refs && !posix_locked(files[k].dev, files[k].ino)) evict = drop_locked(k), freek = k;
-	if (freek >= 0) files[freek].fd = -2, files[freek].refs = 1; /* reserved while we open outside the lock */
+	if (freek >= 0) files[freek].fd = RESERVED, files[freek].refs = 1; /* ours while we open outside the lock */
 	unlock();
 	if (evict >= 0) release(evict);
 	if (freek < 0) return -1;
@@ -295,6 +301,8 @@ int zc_map_expire(void)
 void zc_map_atfork_child(void)
 {
 	lock_word = 0;
+	for (int k = 0; k < MAX_FILES; k++)
+		if (files[k].fd == RESERVED) files[k].fd = -1; /* its opener is a thread of the parent */
 	for (int k = 0; k < MAX_FILES; k++)
 		if (files[k].fd >= 0 && !files[k].refs) zc_fdtab_forget(files[k].fd), zc_close_own(drop_locked(k));
 }
