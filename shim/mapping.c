@@ -301,8 +301,8 @@ int zc_map_expire(void)
 void zc_map_atfork_child(void)
 {
 	lock_word = 0;
-	for (int k = 0; k < MAX_FILES; k++)
+	for (int k = 0; k < MAX_FILES; k++) {
 		if (files[k].fd == RESERVED) files[k].fd = -1; /* its opener is a thread of the parent */
-	for (int k = 0; k < MAX_FILES; k++)
 		if (files[k].fd >= 0 && !files[k].refs) zc_fdtab_forget(files[k].fd), zc_close_own(drop_locked(k));
+	}
 }

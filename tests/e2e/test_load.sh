@@ -121,8 +121,7 @@ load() {
 	mbs=$(awk '/^Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=v+0; if (u=="GB") n*=1024; if (u=="KB") n/=1024; printf "%.0f", n}' "$out")
 	local req sock non2xx
 	req=$(awk '/requests in/ {print $1}' "$out")
-	sock=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
-	reads=$(awk '/Socket errors/ {gsub(",", ""); print $6}' "$out")
+	read -r sock reads <<<"$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10, $6}' "$out")"
 	reads=${reads:-0}
 	non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
 	errs=$(( ${sock:-0} + ${non2xx:-0} + ${chk_failed:-0} ))

@@ -113,7 +113,6 @@ end
 # of one file from another); this run caught it every time of six before the fix
 begin mapped_many_files
 mkdir -p "$T/mf.base" "$T/mf.shim"
-LIMIT=60
 timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mf.base" --rounds 1000 --files 40 --threads 12 >"$T/mf.base.out" 2>&1
 rc=$?
 need "without the shim: $(status $rc) $(tail -1 "$T/mf.base.out")" grep -q "mismatches 0" "$T/mf.base.out"

@@ -10,7 +10,6 @@
 
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,12 @@ static unsigned long pieces, mismatches;
 static uint64_t word(int file, size_t off)
 {
 	return (uint64_t)file << 40 | off;
+}
+
+/* file_of — the file thread t maps in round r (its reader expects the same one) */
+static int file_of(int t, int r)
+{
+	return (t * 7 + r) % nfiles;
 }
 
 static void path_of(char *p, size_t n, int file)
@@ -58,7 +63,7 @@ static void *reader(void *arg)
 	struct job *j = arg;
 	uint64_t *b = malloc(size);
 	for (int r = 0; r < rounds; r++) {
-		int f = (j->t * 7 + r) % nfiles;
+		int f = file_of(j->t, r);
 		size_t got = 0;
 		while (got < size) {
 			ssize_t n = read(j->rfd, (char *)b + got, size - got);
@@ -88,7 +93,7 @@ static void *writer(void *arg)
 	struct job j = {t, p[0]};
 	pthread_create(&rd, NULL, reader, &j);
 	for (int r = 0; r < rounds; r++) {
-		int f = (t * 7 + r) % nfiles;
+		int f = file_of(t, r);
 		path_of(path, sizeof path, f);
 		int fd = open(path, O_RDONLY);
 		if (fd < 0) progs_die("mapfiles", path);
