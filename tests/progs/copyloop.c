@@ -530,21 +530,6 @@ static int open_src(const struct ctx *c, const char *path)
 	return fd;
 }
 
-/* connect_all — connect, through the SIGALRMs of --sigalrm-us: an interrupted connect goes on in
- * the kernel, so wait for it (poll, restarted) and take its result from SO_ERROR. */
-static int connect_all(int fd, const struct sockaddr_in *a)
-{
-	if (connect(fd, (const struct sockaddr *)a, sizeof *a) == 0) return 0;
-	if (errno != EINTR) return -1;
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR) return -1;
-	int err = 0;
-	socklen_t l = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) return -1;
-	return err ? (errno = err, -1) : 0;
-}
-
 /* open_dst — connects or opens the destination. */
 static int open_dst(const struct ctx *c)
 {
@@ -560,7 +545,7 @@ static int open_dst(const struct ctx *c)
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0) die_setup("socket");
 		if (O.sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &O.sndbuf, sizeof O.sndbuf) < 0) die_setup("SO_SNDBUF");
-		if (connect_all(fd, &a) < 0) die_setup("connect");
+		if (progs_connect(fd, &a) < 0) die_setup("connect");
 	}
 	if (O.nonblock && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) die_setup("O_NONBLOCK");
 	tlog(c, "open dst %d", fd);

@@ -4,10 +4,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../../shim/size.h"
 
@@ -25,6 +29,33 @@ static inline void progs_die(const char *prog, const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
 	exit(1);
+}
+
+/* progs_connect — connect through signals: an interrupted connect goes on in the kernel, so wait
+ * for it (poll, restarted) and take its result from SO_ERROR. */
+static inline int progs_connect(int fd, const struct sockaddr_in *a)
+{
+	if (connect(fd, (const struct sockaddr *)a, sizeof *a) == 0) return 0;
+	if (errno != EINTR) return -1;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR) return -1;
+	int err = 0;
+	socklen_t l = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) return -1;
+	return err ? (errno = err, -1) : 0;
+}
+
+/* progs_write_all — n bytes to fd, through EINTR and partial counts; -1 on any other error. */
+static inline int progs_write_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR) continue;
+		if (k <= 0) return -1;
+		p = (const char *)p + k, n -= (size_t)k;
+	}
+	return 0;
 }
 
 #endif

@@ -136,12 +136,7 @@ static void die(const char *what)
 static void src_path(char *out, size_t sz, int i) { snprintf(out, sz, "%s/src.%d", o_dir, i); }
 static void write_file_all(int fd, const uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR) continue;
-		if (k <= 0) die("write source");
-		p += k, n -= (size_t)k;
-	}
+	if (progs_write_all(fd, p, n) < 0) die("write source");
 }
 /* new content for source i, published by rename (a new inode; open descriptors keep the old one) */
 static void publish(int i, uint8_t *tmp, uint64_t *st)
@@ -398,9 +393,9 @@ static void *sender_thread(void *arg)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	s->sock = socket(AF_INET, SOCK_STREAM, 0);
-	if (s->sock < 0 || connect(s->sock, (struct sockaddr *)&a, sizeof(a)) < 0) { s_fail(s, "connect"); goto out; }
+	if (s->sock < 0 || progs_connect(s->sock, &a) < 0) { s_fail(s, "connect"); goto out; }
 	uint64_t id = (uint64_t)s->id;
-	if (write(s->sock, &id, 8) != 8) { s_fail(s, "write id"); goto out; }
+	if (progs_write_all(s->sock, &id, 8) < 0) { s_fail(s, "write id"); goto out; } /* signals come already */
 	s_open(s);
 	s->reopens = 0;
 	if (s->style == 0) buf = malloc(cap);
