@@ -12,6 +12,7 @@
 #include "rewrite.h"
 #include "shim.h"
 #include "stats.h"
+#include "wgate.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -37,6 +38,7 @@ static void child(void)
 	zc_stats_reset();
 	zc_lease_atfork_child(torn);
 	zc_exec_atfork_child();
+	zc_wgate_atfork_child();
 }
 
 /* zc_raw_clone_check — a child made by a raw clone system call (vsftpd's sessions) ran no fork
@@ -73,6 +75,7 @@ __attribute__((constructor)) static void zc_init(void)
 	zc_real_resolve();
 	self_pid = (pid_t)zc_raw_getpid();
 	zc_stats_init();
+	zc_wgate_init();
 	load_config();
 	zc_log_set(zc_cfg.log_level, zc_cfg.log_file[0] ? open_log(zc_cfg.log_file) : 2);
 	zc_lease_on_break(zc_detect_drop_fd); /* a broken lease ends the file's records */

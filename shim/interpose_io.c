@@ -10,6 +10,7 @@
 #include "rewrite.h"
 #include "shim.h"
 #include "stats.h"
+#include "wgate.h"
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
@@ -354,8 +355,9 @@ static ssize_t do_write(struct zc_wreq *w)
 	enter();
 	zc_count(call_counter[w->call], 1);
 	ssize_t r = ZC_PASS;
-	int e = pending(w->fd);
+	int g = zc_wgate_enter(w->fd), e = pending(w->fd);
 	if (e) {
+		zc_wgate_leave(w->fd, g);
 		leave();
 		return errno = e, -1; /* what write reports after the count that a rewrite returned */
 	}
@@ -374,6 +376,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		zc_fallback_bytes(r > 0 ? (uint64_t)r : 0);
 		zc_observe_done(r); /* observe mode: what auto would have moved of it */
 	}
+	zc_wgate_leave(w->fd, g);
 	leave();
 	return r;
 }
@@ -383,7 +386,9 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	if (zc_active() && quiet()) { /* nothing can match: counted, then the original */
 		zc_count(ZC_calls_write, 1);
 		zc_fallback(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record);
+		int g = zc_wgate_enter(fd); /* another thread may be splitting a write to fd (wgate.c) */
 		ssize_t r = zc_real.write ? zc_real.write(fd, buf, n) : zc_raw_write(fd, buf, n);
+		zc_wgate_leave(fd, g);
 		if (r > 0) zc_count(ZC_bytes_passthrough, (uint64_t)r);
 		zc_fallback_bytes(r > 0 ? (uint64_t)r : 0);
 		return r;
@@ -444,6 +449,12 @@ static int pass_begin(int fd, enum zc_counter c, int sock)
 	return e;
 }
 
+/* gate — the write-side call on fd counted in flight (wgate.c), when the shim is at work here. */
+static int gate(int fd)
+{
+	return zc_active() ? zc_wgate_enter(fd) : 0;
+}
+
 /* pass_end — the bytes the original call moved, counted as passed through. */
 static ssize_t pass_end(ssize_t r)
 {
@@ -466,8 +477,11 @@ EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t pos, 
 	if (pos == -1 && !flags) return writev(fd, iov, cnt);
 	int e = pass_begin(fd, ZC_calls_writev, pos == -1);
 	if (e) return errno = e, -1;
-	if (zc_real.pwritev64v2) return pass_end(zc_real.pwritev64v2(fd, iov, cnt, pos, flags));
-	return pass_end(syscall(SYS_pwritev2, fd, iov, cnt, (long)pos, (long)((unsigned long long)pos >> 32), flags));
+	int g = gate(fd);
+	ssize_t r = zc_real.pwritev64v2 ? zc_real.pwritev64v2(fd, iov, cnt, pos, flags)
+					: syscall(SYS_pwritev2, fd, iov, cnt, (long)pos, (long)((unsigned long long)pos >> 32), flags);
+	zc_wgate_leave(fd, g);
+	return pass_end(r);
 }
 
 EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t pos, int flags) __attribute__((alias("pwritev64v2")));
@@ -476,7 +490,9 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 {
 	int e = pass_begin(fd, ZC_calls_sendmsg, 1);
 	if (e) return errno = e, -1;
+	int g = gate(fd);
 	int r = zc_real.sendmmsg ? zc_real.sendmmsg(fd, v, vlen, flags) : (int)syscall(SYS_sendmmsg, fd, v, vlen, flags);
+	zc_wgate_leave(fd, g);
 	for (int i = 0; i < r; i++) pass_end(v[i].msg_len); /* the kernel just wrote them */
 	return r;
 }
@@ -485,7 +501,10 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 {
 	if (zc_active()) zc_count(ZC_calls_sendfile, 1);
-	return zc_real.sendfile64 ? zc_real.sendfile64(out, in, off, n) : syscall(SYS_sendfile, out, in, off, n);
+	int g = gate(out);
+	ssize_t r = zc_real.sendfile64 ? zc_real.sendfile64(out, in, off, n) : syscall(SYS_sendfile, out, in, off, n);
+	zc_wgate_leave(out, g);
+	return r;
 }
 
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n) __attribute__((alias("sendfile64")));
@@ -493,7 +512,10 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n) __attribute__((al
 EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned int fl)
 {
 	if (zc_active()) zc_count(ZC_calls_splice, 1);
-	return zc_real.splice ? zc_real.splice(in, inoff, out, outoff, n, fl) : syscall(SYS_splice, in, inoff, out, outoff, n, fl);
+	int g = gate(out);
+	ssize_t r = zc_real.splice ? zc_real.splice(in, inoff, out, outoff, n, fl) : syscall(SYS_splice, in, inoff, out, outoff, n, fl);
+	zc_wgate_leave(out, g);
+	return r;
 }
 
 EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned int fl)

@@ -130,9 +130,9 @@ enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile,
 	if ((long)file_bytes < (nocopy ? zc_policy_min_bytes_nocopy(d->kind) : zc_policy_min_bytes(d->kind))) return ZC_fb_small;
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return ZC_fb_mixed;
-	/* a socket written by several threads (Apache's event MPM hands a connection from thread to
-	 * thread): a header and file data split in two calls could interleave with another thread's
-	 * write; a write of file data alone stays one kernel call, as atomic as the original */
+	/* a blocking socket written by several threads: a header and file data split in two calls
+	 * make the others wait while it sleeps for the peer (rewrite.c, wgate.c); file data alone stays
+	 * one kernel call, as atomic as the original */
 	if (multi_writer && ns > 1) return ZC_fb_multi_writer;
 	return 0;
 }

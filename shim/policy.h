@@ -46,7 +46,8 @@ long zc_policy_proven_min(int kind);
 /* zc_policy_dest — the destination and the call's flags allow a rewrite: 0, or why not. */
 enum zc_counter zc_policy_dest(const struct zc_wreq *w, const struct zc_fd_info *d);
 /* zc_policy_request — after matching: nfile of ns segments (file_bytes bytes) came from records;
- * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer); nocopy: some
+ * multi_writer: another thread has written this descriptor (zc_fdtab_note_writer), and it is
+ * not a non-blocking socket, whose writers are judged in flight (wgate.c); nocopy: some
  * segment's bytes were never copied by a read (deferred, or a file mapping: the lower threshold). */
 enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile, size_t file_bytes, int multi_writer,
 				  int nocopy);

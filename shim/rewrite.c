@@ -9,6 +9,7 @@
 #include "real.h"
 #include "shim.h"
 #include "stats.h"
+#include "wgate.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -97,14 +98,17 @@ static enum zc_counter observed_counter(int kind, size_t n)
 }
 
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */
-static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, struct seg *s, int *nsp, size_t *total)
+static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, int gated, struct seg *s, int *nsp, size_t *total)
 {
 	int ns = 0, nfile = 0, nocopy = 0;
 	size_t file_bytes = 0;
 	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
 	if (why) return pass(why);
-	int multi = zc_fdtab_note_writer(w->fd, zc_tid()); /* every write counts, rewritten or not */
+	/* every write counts, rewritten or not. A non-blocking socket's writers are judged in flight
+	 * only; a blocking one's split may sleep for the peer, and others would wait that long: after
+	 * a second writer is seen it is not split again (the wait stays possible at the first meeting) */
+	int multi = zc_fdtab_note_writer(w->fd, zc_tid()) && !(gated && (d->flags & O_NONBLOCK));
 	*total = 0;
 	for (int k = 0; k < w->iovcnt; k++) {
 		if (!w->iov[k].iov_len) continue;
@@ -312,7 +316,10 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	off_t dpos = w->pos;
 
 	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
-	if (plan(w, &d, s, &ns, &total) == ZC_PASS) {
+	/* a socket's call is one unit under its lock: other threads' writes wait while a rewrite makes
+	 * it several calls, and it makes them only when no other write is in flight (wgate.c) */
+	int gated = (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && zc_wgate_covers(w->fd);
+	if (plan(w, &d, gated, s, &ns, &total) == ZC_PASS) {
 		release_stack(s, ns);
 		return ZC_PASS;
 	}
@@ -327,6 +334,12 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		return pass(why);
 	}
 	nonblock = fl & O_NONBLOCK;
+	/* held: no other write is in flight; a lone file segment is one call anyway unless it ends short */
+	int held = gated && zc_wgate_split_begin(w->fd);
+	if (gated && !held && ns > 1) {
+		release_stack(s, ns);
+		return pass(ZC_fb_multi_writer);
+	}
 	int nosig = (w->flags & MSG_NOSIGNAL) != 0;
 	struct sigguard g = {0};
 	if ((d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && !zc_sigpipe_ignored()) sigpipe_block(&g);
@@ -392,6 +405,7 @@ finished:
 		ret = done ? (ssize_t)done : (ret < 0 ? -errno : 0);
 	}
 out:
+	if (held) zc_wgate_split_end(w->fd);
 	release_stack(s, ns);
 	/* write raises SIGPIPE when it fails with EPIPE, and a pipe's write also when it returns a
 	 * count because the reader left meanwhile */
