@@ -16,6 +16,7 @@
 . "$(dirname "$0")/servers.lib.sh"
 
 SECS=${LOAD_SECONDS:-30}
+# LOAD_SERVERS (default: all four) names the servers to run, for looking at one of them
 CONNS=256
 T=$ZC_TMP
 W=$T/www
@@ -162,6 +163,7 @@ row() { table+=("$(printf '%-10s %-7s %9s %9s %9s %8s' "$1" "$2" "$rps" "$mbs" "
 # FIX: the shim run's deployment fix (or -); after the shim run, NAME_check judges what it did.
 server() {
 	local name=$1 exe=$2 sig=$3 variants=$4 fix=$5 v port d e cmd
+	[[ " ${LOAD_SERVERS:-$name} " == *" $name "* ]] || return 0 # LOAD_SERVERS="apache nginx": only those
 	if ! command -v "$exe" >/dev/null; then fail "load-$name" "$exe not installed"; return; fi
 	for v in $variants; do
 		port=$(free_port) d=$T/${name}_$v e=()
@@ -186,7 +188,9 @@ kernel_share_check() {
 	local ks
 	ks=$(kernel_share)
 	check "load-$1-kernel-share" test "$ks" -ge 50
-	echo "  info: $1: kernel share $ks%"
+	echo "  info: $1: kernel share $ks%; bytes passed through by reason: $(cat "$stats"/*.json 2>/dev/null |
+		sed -n 's/^ *"bytes_fb_\([a-z_]*\)": \([1-9][0-9]*\).*/\1 \2/p' |
+		awk '{ s[$1] += $2 } END { for (k in s) printf "%s=%d ", k, s[k] }')"
 }
 
 # nginx: sendfile off (base, shim) / on (native), root master, workers as nobody. It reads 32K:
