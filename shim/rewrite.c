@@ -231,6 +231,16 @@ static int keep_socket_error(int fd, int finished_before)
 	return 1;
 }
 
+/* room_now — a TCP socket with room (as poll counts it) and no error. A non-blocking transfer to it
+ * that stopped short or with EINTR stopped for a signal, which the kernel's splice loop looks at
+ * even where the socket has room (its handler has run by now); write never waits there, so no
+ * signal cuts it: the transfer goes on. A blocking socket's write may have been waiting for room
+ * when the signal came (a program's alarm() timeout): there the count goes back as it is. */
+static int room_now(int fd)
+{
+	return (socket_state(fd) & (POLLOUT | POLLERR | POLLHUP)) == POLLOUT;
+}
+
 /* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
  * (0 when the source came back short); *fallback: the counter when the kernel refused the call;
  * *closed: a TCP transfer stopped short on a closed connection. */
@@ -257,6 +267,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		*errp = EAGAIN;
 		return 0;
 	}
+	int again = 0; /* transfers continued after a signal stopped them (bounded: a storm ends it) */
 	while (moved < s->n) {
 		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
 		int nb = nonblock || (method == M_SPLICE && moved > 0);
@@ -272,6 +283,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 				 * partial count too, and its next call finds the destination full: asking the
 				 * kernel again now would return a sliver freed meanwhile and keep the program
 				 * from ever waiting for room (Apache made 3x the calls) */
+				if (nonblock && kind == ZC_FD_TCP && again++ < 64 && room_now(w->fd)) continue;
 				err = nonblock ? EAGAIN : EINTR;
 				break;
 			}
@@ -279,6 +291,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		}
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
 		err = errno;
+		if (err == EINTR && nonblock && kind == ZC_FD_TCP && again++ < 64 && room_now(w->fd)) continue;
 		if (err == EAGAIN && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != nonblock) {
 			/* the table's O_NONBLOCK was stale (FIONBIO, a raw fcntl, another process): follow the real one */
 			zc_fdtab_set_flags(w->fd, fl);

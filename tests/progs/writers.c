@@ -7,10 +7,12 @@
  * sendfile); it must keep other threads' writes out from between them.
  *
  *   writers --dir DIR [--threads 4] [--units 2000] [--chunk 64K] [--src pread|map] [--turns]
- *           [--blocking]
+ *           [--blocking] [--signal-us N]
  *
  * --turns: the threads take the socket one at a time (a mutex around each unit), never at once.
  * --blocking: the socket stays blocking (default non-blocking, EAGAIN waited out with poll).
+ * --signal-us N: every N microseconds a writer gets SIGUSR1 (no SA_RESTART), whose handler writes
+ * to a pipe: calls waiting for another thread's split are interrupted and write from the handler.
  * TCP only: a UNIX stream socket's large write is not one unit for the kernel either (it is sent
  * as several buffers, other writers' between them), so such a program could not expect it.
  * Prints "writers: units N partial P mismatches M bytes B"; exit 1 on a mismatch, 3 when a call
@@ -23,17 +25,22 @@
 #include <linux/sockios.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define MAXT 16
 #define MAGIC 0x57524954ull /* "WRIT" in a header's first word, never in a file word */
 #define FSIZE (4u << 20)
 
 static const char *dir;
-static int nthreads = 4, units = 2000, use_map, turns, blocking;
+static int nthreads = 4, units = 2000, use_map, turns, blocking, signal_us;
+static int selfpipe[2];
+static atomic_int writers_done;
+static atomic_long handled;
 static size_t chunk = 64 << 10;
 static int sock;
 static pthread_mutex_t turn = PTHREAD_MUTEX_INITIALIZER;
@@ -98,6 +105,28 @@ static void send_unit(const uint64_t hdr[4], const char *data)
 	}
 }
 
+static void on_signal(int sig)
+{
+	int e = errno;
+	char c = (char)sig;
+	if (write(selfpipe[1], &c, 1) == 1) atomic_fetch_add(&handled, 1); /* full: EAGAIN, fine */
+	errno = e;
+}
+
+/* signaller — SIGUSR1 to the writers in turn until they are done */
+static void *signaller(void *arg)
+{
+	pthread_t *wt = arg;
+	struct timespec ts = {0, signal_us * 1000L};
+	for (unsigned long k = 0; atomic_load(&writers_done) < nthreads; k++) {
+		pthread_kill(wt[k % (unsigned long)nthreads], SIGUSR1);
+		nanosleep(&ts, NULL);
+		char b[512];
+		while (read(selfpipe[0], b, sizeof b) > 0) {}
+	}
+	return NULL;
+}
+
 static void *writer(void *arg)
 {
 	int t = (int)(intptr_t)arg, fd = make_file(t);
@@ -117,6 +146,7 @@ static void *writer(void *arg)
 	if (map) munmap(map, FSIZE);
 	free(buf);
 	close(fd);
+	atomic_fetch_add(&writers_done, 1);
 	return NULL;
 }
 
@@ -187,11 +217,11 @@ int main(int argc, char **argv)
 {
 	static const struct option o[] = {{"dir", 1, 0, 'd'},	 {"threads", 1, 0, 't'}, {"units", 1, 0, 'u'},
 					  {"chunk", 1, 0, 'c'},	 {"src", 1, 0, 's'},	 {"turns", 0, 0, 'T'},
-					  {"blocking", 0, 0, 'b'}, {0, 0, 0, 0}};
+					  {"blocking", 0, 0, 'b'}, {"signal-us", 1, 0, 'S'}, {0, 0, 0, 0}};
 	int c, r;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		long long v = 0;
-		if (c == 't' || c == 'u' || c == 'c') v = progs_size(optarg);
+		if (c == 't' || c == 'u' || c == 'c' || c == 'S') v = progs_size(optarg);
 		if (v < 0) c = '?';
 		switch (c) {
 		case 'd': dir = optarg; break;
@@ -201,6 +231,7 @@ int main(int argc, char **argv)
 		case 's': use_map = !strcmp(optarg, "map"); c = use_map || !strcmp(optarg, "pread") ? c : '?'; break;
 		case 'T': turns = 1; break;
 		case 'b': blocking = 1; break;
+		case 'S': signal_us = (int)v; break;
 		}
 		if (c == '?') goto usage;
 	}
@@ -210,19 +241,26 @@ int main(int argc, char **argv)
 	setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	setsockopt(r, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	if (!blocking && fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
-	pthread_t rt, wt[MAXT];
+	pthread_t rt, st, wt[MAXT];
+	if (signal_us) {
+		struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits are interrupted */
+		if (pipe2(selfpipe, O_NONBLOCK | O_CLOEXEC) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0) die("signals");
+	}
 	if (pthread_create(&rt, NULL, reader, (void *)(intptr_t)r)) die("pthread_create");
 	for (int t = 0; t < nthreads; t++)
 		if (pthread_create(&wt[t], NULL, writer, (void *)(intptr_t)t)) die("pthread_create");
+	if (signal_us && pthread_create(&st, NULL, signaller, wt)) die("pthread_create");
 	for (int t = 0; t < nthreads; t++) pthread_join(wt[t], NULL);
+	if (signal_us) pthread_join(st, NULL);
 	shutdown(sock, SHUT_WR);
 	pthread_join(rt, NULL);
 	if (got_units != (unsigned long)nthreads * (unsigned long)units && !mismatches) mismatches++;
 	printf("writers: units %lu partial %ld mismatches %lu bytes %lu\n", got_units, (long)atomic_load(&partial),
 	       mismatches, got_bytes);
+	if (signal_us) printf("writers: signals handled %ld\n", (long)atomic_load(&handled));
 	return mismatches ? 1 : atomic_load(&partial) ? 3 : 0;
 usage:
 	fprintf(stderr, "usage: writers --dir DIR [--threads N] [--units N] [--chunk N] [--src pread|map] [--turns]\n"
-			"       [--blocking]\n");
+			"       [--blocking] [--signal-us N]\n");
 	return 2;
 }
