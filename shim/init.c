@@ -14,6 +14,8 @@
 #include "stats.h"
 #include "wgate.h"
 
+#include <linux/kcmp.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -46,7 +48,11 @@ static void child(void)
  * announces itself (chroot, _exit), it is then treated as a forked child. 1: it was one. */
 int zc_raw_clone_check(void)
 {
-	if ((pid_t)zc_raw_getpid() == self_pid) return 0;
+	pid_t me = (pid_t)zc_raw_getpid();
+	if (me == self_pid) return 0;
+	/* a vfork child (or a clone with CLONE_VM) shares its parent's memory: resetting the shim's
+	 * state there would reset the parent's, whose threads are still at work */
+	if (syscall(SYS_kcmp, me, (pid_t)syscall(SYS_getppid), KCMP_VM, 0, 0) == 0) return 0;
 	child();
 	return 1;
 }

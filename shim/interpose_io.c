@@ -351,7 +351,14 @@ static const enum zc_counter call_counter[] = {
  * errno: the rewrite's failure as the original would set it; untouched by a success or a decline. */
 static ssize_t do_write(struct zc_wreq *w)
 {
-	if (!zc_active()) return original(w);
+	if (!zc_active()) {
+		/* a handler's write inside the shim's work, or before load: counted in flight all the
+		 * same, so it waits for another thread's split as it would for the socket's lock */
+		int g = zc_wgate_enter(w->fd);
+		ssize_t r = original(w);
+		zc_wgate_leave(w->fd, g);
+		return r;
+	}
 	enter();
 	zc_count(call_counter[w->call], 1);
 	ssize_t r = ZC_PASS;

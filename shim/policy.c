@@ -131,8 +131,9 @@ enum zc_counter zc_policy_request(const struct zc_fd_info *d, int ns, int nfile,
 	/* only stream sockets take a header and file data as several calls in order */
 	if (ns > 1 && d->kind != ZC_FD_TCP && d->kind != ZC_FD_UNIX) return ZC_fb_mixed;
 	/* a blocking socket written by several threads: a header and file data split in two calls
-	 * make the others wait while it sleeps for the peer (rewrite.c, wgate.c); file data alone stays
-	 * one kernel call, as atomic as the original */
+	 * could take in another thread's write between them, and making it wait could make it wait for
+	 * the peer (a non-blocking one is judged in flight, wgate.c); file data alone stays one kernel
+	 * call, as atomic as the original */
 	if (multi_writer && ns > 1) return ZC_fb_multi_writer;
 	return 0;
 }

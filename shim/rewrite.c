@@ -105,10 +105,9 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, int gat
 	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
 	if (why) return pass(why);
-	/* every write counts, rewritten or not. A non-blocking socket's writers are judged in flight
-	 * only; a blocking one's split may sleep for the peer, and others would wait that long: after
-	 * a second writer is seen it is not split again (the wait stays possible at the first meeting) */
-	int multi = zc_fdtab_note_writer(w->fd, zc_tid()) && !(gated && (d->flags & O_NONBLOCK));
+	/* every write counts, rewritten or not; a gated socket's (non-blocking) writers are judged in
+	 * flight instead (wgate.c) */
+	int multi = zc_fdtab_note_writer(w->fd, zc_tid()) && !gated;
 	*total = 0;
 	for (int k = 0; k < w->iovcnt; k++) {
 		if (!w->iov[k].iov_len) continue;
@@ -162,10 +161,12 @@ struct sigguard {
 	sigset_t old;
 };
 
-static void sigpipe_block(struct sigguard *g)
+/* sigs_hold — blocks SIGPIPE, or with all every signal (a split: see rewrite). */
+static void sigs_hold(struct sigguard *g, int all)
 {
 	sigset_t s, p;
 	sigemptyset(&s);
+	if (all) sigfillset(&s);
 	sigaddset(&s, SIGPIPE);
 	g->on = pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0;
 	/* unblocked, a pending SIGPIPE would have been delivered on the way out of that call */
@@ -231,16 +232,6 @@ static int keep_socket_error(int fd, int finished_before)
 	return 1;
 }
 
-/* room_now — a TCP socket with room (as poll counts it) and no error. A non-blocking transfer to it
- * that stopped short or with EINTR stopped for a signal, which the kernel's splice loop looks at
- * even where the socket has room (its handler has run by now); write never waits there, so no
- * signal cuts it: the transfer goes on. A blocking socket's write may have been waiting for room
- * when the signal came (a program's alarm() timeout): there the count goes back as it is. */
-static int room_now(int fd)
-{
-	return (socket_state(fd) & (POLLOUT | POLLERR | POLLHUP)) == POLLOUT;
-}
-
 /* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
  * (0 when the source came back short); *fallback: the counter when the kernel refused the call;
  * *closed: a TCP transfer stopped short on a closed connection. */
@@ -267,7 +258,6 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		*errp = EAGAIN;
 		return 0;
 	}
-	int again = 0; /* transfers continued after a signal stopped them (bounded: a storm ends it) */
 	while (moved < s->n) {
 		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
 		int nb = nonblock || (method == M_SPLICE && moved > 0);
@@ -283,7 +273,6 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 				 * partial count too, and its next call finds the destination full: asking the
 				 * kernel again now would return a sliver freed meanwhile and keep the program
 				 * from ever waiting for room (Apache made 3x the calls) */
-				if (nonblock && kind == ZC_FD_TCP && again++ < 64 && room_now(w->fd)) continue;
 				err = nonblock ? EAGAIN : EINTR;
 				break;
 			}
@@ -291,7 +280,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		}
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
 		err = errno;
-		if (err == EINTR && nonblock && kind == ZC_FD_TCP && again++ < 64 && room_now(w->fd)) continue;
+		if (err == EINTR && nonblock && kind == ZC_FD_TCP) err = EAGAIN; /* a signal never cuts a non-blocking write */
 		if (err == EAGAIN && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != nonblock) {
 			/* the table's O_NONBLOCK was stale (FIONBIO, a raw fcntl, another process): follow the real one */
 			zc_fdtab_set_flags(w->fd, fl);
@@ -329,9 +318,11 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	off_t dpos = w->pos;
 
 	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
-	/* a socket's call is one unit under its lock: other threads' writes wait while a rewrite makes
-	 * it several calls, and it makes them only when no other write is in flight (wgate.c) */
-	int gated = (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && zc_wgate_covers(w->fd);
+	/* a non-blocking socket's call is one unit under its lock: other threads' writes wait while a
+	 * rewrite makes it several calls, and it makes them only when no other write is in flight
+	 * (wgate.c). A blocking one's second call may sleep for the peer, and nobody should wait that
+	 * long: it is not split once two threads have written it (policy.c) */
+	int gated = (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && (d.flags & O_NONBLOCK) && zc_wgate_covers(w->fd);
 	if (plan(w, &d, gated, s, &ns, &total) == ZC_PASS) {
 		release_stack(s, ns);
 		return ZC_PASS;
@@ -347,15 +338,22 @@ static ssize_t rewrite(const struct zc_wreq *w)
 		return pass(why);
 	}
 	nonblock = fl & O_NONBLOCK;
-	/* held: no other write is in flight; a lone file segment is one call anyway unless it ends short */
-	int held = gated && zc_wgate_split_begin(w->fd);
-	if (gated && !held && ns > 1) {
-		release_stack(s, ns);
-		return pass(ZC_fb_multi_writer);
+	/* held: a header and file data go as several calls, and no other write is in flight; the
+	 * table's O_NONBLOCK is asked of the kernel first (FIONBIO or another process may have cleared
+	 * it: a blocking split would make the others wait for the peer) */
+	int held = 0;
+	if (gated && ns > 1) {
+		fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0);
+		if (fl >= 0 && !(fl & O_NONBLOCK)) zc_fdtab_set_flags(w->fd, fl);
+		if (fl < 0 || !(fl & O_NONBLOCK) || !(held = zc_wgate_split_begin(w->fd))) {
+			release_stack(s, ns);
+			return pass(ZC_fb_multi_writer);
+		}
 	}
 	int nosig = (w->flags & MSG_NOSIGNAL) != 0;
 	struct sigguard g = {0};
-	if ((d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && !zc_sigpipe_ignored()) sigpipe_block(&g);
+	if (held) sigs_hold(&g, 1); /* no handler between the calls: it runs after, as after writev */
+	else if ((d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && !zc_sigpipe_ignored()) sigs_hold(&g, 0);
 
 	ssize_t ret = 0;
 	int raised = d.kind == ZC_FD_UNIX; /* a kernel call may have raised SIGPIPE (TCP: EPIPE, or closed) */

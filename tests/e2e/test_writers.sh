@@ -6,11 +6,14 @@
 # other threads' writes wait meanwhile (shim/wgate.c). Cases: threads taking turns (Apache's event
 # MPM hands a connection from thread to thread: it must be rewritten, the old "two writers ever"
 # rule passed it all through), threads writing at once (the old rule let the first meeting
-# interleave: 5 of 8 runs cut a unit), a blocking socket at once, reads by pread, and signals
+# interleave: 5 of 8 runs cut a unit), reads by pread, and signals
 # every 20 us whose handlers write to a pipe (the kernel's sendfile stops at a signal where the
 # socket has room and write would not: the shim returned a partial count, and another thread's
 # unit then came between; now the transfer goes on).
 # Each run without the shim must print the same line; every shim run must show its rewrites.
+# Not here: a blocking socket at once (writers --blocking). Its split is not gated (making the
+# others wait could make them wait for the peer), so until a second writer is seen the first
+# meeting can cut a unit: a known limit, in the README.
 #
 # ZC_LIB=/path/libzcshim.so tests another build of the library (an empty one must fail the counters).
 want_lib=${ZC_LIB:-}
@@ -77,13 +80,6 @@ need "rw_mapped $(stat_sum "$ST" rw_mapped), want 40 at least (the split path ra
 need "fb_multi_writer $(stat_sum "$ST" fb_multi_writer), want 1 at least" ge "$(stat_sum "$ST" fb_multi_writer)" 1
 end
 
-# a blocking socket: a split may sleep for the peer, so after the first meeting of two writers the
-# socket is not split again; the units stay whole
-begin writers_blocking_at_once
-run blocking 3 --src map --blocking
-need "fb_multi_writer $(stat_sum "$ST" fb_multi_writer), want 1000 at least" ge "$(stat_sum "$ST" fb_multi_writer)" 1000
-end
-
 # signals every 20 us (SIGUSR1, no SA_RESTART, the handler writes to a pipe): no call comes back
 # partial, as none does without the shim (before: 152-302 partial counts of 8000 with turns)
 begin writers_map_turns_signals
@@ -97,3 +93,24 @@ run osig 3 --src map --signal-us 20
 need "rw_mapped $(stat_sum "$ST" rw_mapped), want 40 at least (the split path ran)" ge "$(stat_sum "$ST" rw_mapped)" 40
 need "no signal handled under the shim" grep -q 'signals handled [1-9]' "$T/osig.shim.0/out"
 end
+
+# a write that must not wait for another thread's transfer (tests/progs/gatehang.c): thread A
+# sends 16 MiB from a mapping to a blocking socket whose peer does not read; the main thread's
+# one-byte write (or send MSG_DONTWAIT) returns at once as without the shim; A taken out of its
+# write by siglongjmp; a vfork child that _exits while two threads are inside their writes. The
+# first in-flight rule hung in all four (a blocking transfer held the socket; a vfork child reset
+# its parent's table). strace shows A's write went out by sendfile (the socket cases).
+for c in lone dontwait longjmp vfork; do
+	begin "writers_no_wait_$c"
+	mkdir -p "$T/gh.$c"
+	timeout $LIMIT "$ZC_PROGS/gatehang" --dir "$T/gh.$c" $c >"$T/gh.$c/base" 2>&1
+	rc=$?
+	need "without the shim: $(status $rc) $(tr '\n' ' ' <"$T/gh.$c/base")" eq $rc 0
+	with_shim -- timeout $LIMIT strace -f -qq -e trace=sendfile -o "$T/gh.$c/strace" \
+		"$ZC_PROGS/gatehang" --dir "$T/gh.$c" $c >"$T/gh.$c/shim" 2>&1
+	rc=$?
+	need "under the shim: $(status $rc) $(tr '\n' ' ' <"$T/gh.$c/shim")" eq $rc 0
+	need "output differs: $(cat "$T/gh.$c/shim")" cmp -s "$T/gh.$c/base" "$T/gh.$c/shim"
+	[ $c = vfork ] || need "no sendfile in strace: A's write was not rewritten" grep -q 'sendfile(' "$T/gh.$c/strace"
+	end
+done

@@ -75,10 +75,11 @@ static int make_file(int t)
 
 /* room — waits until the socket's unsent bytes leave room for every thread's next unit, so a
  * non-blocking call is never cut short (a partial call would make the run unjudgeable) */
+static int room_limit; /* unsent bytes above which a unit waits (from the send buffer's real size) */
 static void room(void)
 {
 	int q;
-	while (ioctl(sock, SIOCOUTQ, &q) == 0 && q > (1 << 20)) usleep(50);
+	while (ioctl(sock, SIOCOUTQ, &q) == 0 && q > room_limit) usleep(50);
 }
 
 /* send_unit — one writev of header + data; EAGAIN waited out; a partial call finished, counted */
@@ -241,6 +242,13 @@ int main(int argc, char **argv)
 	setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	setsockopt(r, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	if (!blocking && fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
+	/* the kernel caps SO_SNDBUF (net.core.wmem_max): half the real buffer, less every thread's
+	 * next unit, stays free however the threads meet */
+	socklen_t szl = sizeof sz;
+	if (getsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sz, &szl) < 0) die("getsockopt");
+	room_limit = sz / 2 - nthreads * (int)(chunk + 32);
+	if (room_limit > (1 << 20)) room_limit = 1 << 20;
+	if (room_limit < 0) room_limit = 0;
 	pthread_t rt, st, wt[MAXT];
 	if (signal_us) {
 		struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits are interrupted */
@@ -250,8 +258,8 @@ int main(int argc, char **argv)
 	for (int t = 0; t < nthreads; t++)
 		if (pthread_create(&wt[t], NULL, writer, (void *)(intptr_t)t)) die("pthread_create");
 	if (signal_us && pthread_create(&st, NULL, signaller, wt)) die("pthread_create");
+	if (signal_us) pthread_join(st, NULL); /* first: it signals writers until all are done */
 	for (int t = 0; t < nthreads; t++) pthread_join(wt[t], NULL);
-	if (signal_us) pthread_join(st, NULL);
 	shutdown(sock, SHUT_WR);
 	pthread_join(rt, NULL);
 	if (got_units != (unsigned long)nthreads * (unsigned long)units && !mismatches) mismatches++;
