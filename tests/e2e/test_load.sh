@@ -212,10 +212,10 @@ apache_cmd() {
 apache_check() { kernel_share_check apache; }
 # Apache logs each response's end (%X): X, cut short before it was complete. Those are the errors
 # compared with the base run. wrk also counts as "read" errors the keep-alive connections Apache
-# closes between requests when its workers are all busy or a child retires (mpm_event's load
-# shedding): 1.9-9.3% of the requests without the shim and 3.5-6.1% with it in six runs (the
-# shim's higher in five), a matter of how busy the workers happen to be; printed, not asserted:
-# what makes the shim's Apache shed more often is an open question of issue 10
+# closes between requests when its workers are all busy or a child retires (mpm_event trims idle
+# children above MaxSpareThreads): 1.1-9.3% of the requests without the shim, 1.5-6.3% with it
+# (a matter of how busy the workers happen to be); printed, not asserted. With the pool fixed
+# (StartServers 16, Min/MaxSpareThreads 400) in two 20 s runs: shim 0.1% and 0.0%, base 0.1% and 1.6%
 apache_aborted() { awk '$3 == "X"' "$1/access.log" 2>/dev/null | wc -l; }
 server apache apache2 WINCH "base shim native" ZCSHIM_KEEP_CAP_LEASE=on
 
