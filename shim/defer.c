@@ -9,7 +9,7 @@
 #include "shim.h"
 #include "stats.h"
 
-#include <sys/stat.h>
+#include <fcntl.h>
 
 #define PAGE 4096UL
 
@@ -37,25 +37,25 @@ static off_t position(int fd, char *b, size_t head, size_t n)
 	return end - (off_t)n;
 }
 
-ssize_t zc_defer_read(int fd, void *buf, size_t n, off_t pos, uint64_t gen, dev_t dev, ino_t ino)
+ssize_t zc_defer_read(int fd, void *buf, size_t n, off_t pos, uint64_t gen, off_t size)
 {
 	char *b = buf;
 	char *lo = (char *)(((uintptr_t)b + PAGE - 1) & ~(PAGE - 1)), *hi = (char *)(((uintptr_t)b + n) & ~(PAGE - 1));
 	size_t head = (size_t)(lo - b), tail = (size_t)(b + n - hi);
-	struct stat st;
 	uint64_t id;
 	if (hi <= lo) return ZC_DEFER_DECLINED;
 	/* the interior will come from the shim's duplicate of the file the table knows: fd must still
-	 * name it (an fclose or a raw close and a new open reuse numbers unseen), and hold all n bytes */
-	if (syscall(SYS_fstat, fd, &st) < 0) return ZC_DEFER_DECLINED;
-	if (st.st_dev != dev || st.st_ino != ino) {
-		zc_fdtab_revalidate(fd, gen); /* forgets the stale entry: the next read classifies afresh */
+	 * name it (an fclose or a raw close and a new open reuse numbers unseen). The lease lives on
+	 * the open file description the table leased: another one has none (cheaper than fstat, and
+	 * the size is the table's: a held lease keeps every writer out) */
+	if (zc_raw_fcntl(fd, F_GETLEASE, 0) != F_RDLCK) {
+		zc_fdtab_revalidate(fd, gen); /* forgets a stale entry: the next read classifies afresh */
 		return ZC_DEFER_DECLINED;
 	}
 	off_t before = pos >= 0 ? pos : position(fd, b, head, n);
 	if (before < 0) return ZC_DEFER_DECLINED;
 	int s = -1, src = -1;
-	if (st.st_size < before + (off_t)n || (tail && !pread_all(fd, hi, tail, before + (hi - b)))) goto declined;
+	if (size < before + (off_t)n || (tail && !pread_all(fd, hi, tail, before + (hi - b)))) goto declined;
 	if (pos >= 0 && head && !pread_all(fd, b, head, before)) goto declined;
 	if ((src = zc_detect_source(fd, gen)) < 0) {
 		zc_count(ZC_fb_table_full, 1);

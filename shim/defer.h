@@ -9,8 +9,8 @@
 #define ZC_DEFER_DECLINED (-2) /* not deferred: nothing changed, the caller reads as usual */
 
 /* zc_defer_read — read(fd) (pos < 0) or pread(fd, pos) of n bytes into buf, deferred: returns n, or
- * ZC_DEFER_DECLINED (the read would come back short, fd no longer names the file dev/ino the table
- * knows under generation gen, or the interior cannot be deferred). */
-ssize_t zc_defer_read(int fd, void *buf, size_t n, off_t pos, uint64_t gen, dev_t dev, ino_t ino);
+ * ZC_DEFER_DECLINED (the read would come back short of the leased file's size, fd no longer names
+ * the open file the table leased under generation gen, or the interior cannot be deferred). */
+ssize_t zc_defer_read(int fd, void *buf, size_t n, off_t pos, uint64_t gen, off_t size);
 
 #endif

@@ -237,7 +237,27 @@ static int wait_busy_locked(int s, int bounded)
 /* fill — reads the interior's bytes from the source into a scratch mapping and installs them.
  * Under a lease the file is what it was at the read; without one (lease = prefer/off) it may not
  * be, the trade-off zcshim.conf names. Whatever happens the pages end present: a waiter must wake. */
+static void fill_except(const struct record *c, const char *ha, const char *he);
+
 static void fill(const struct record *c)
+{
+	fill_except(c, NULL, NULL);
+}
+
+/* install — the bytes of tmp (the interior's) go to the interior's pages, except [ha, he): pages
+ * zapped or unmapped meanwhile, which stay as the program's madvise or munmap left them. */
+static int install(const struct record *c, const char *tmp, const char *ha, const char *he)
+{
+	char *lo = c->lo, *hi = c->hi;
+	if (!ha || he <= lo || ha >= hi) return zc_guard_fill(lo, tmp, (size_t)(hi - lo));
+	int r = 0;
+	if (ha > lo) r = zc_guard_fill(lo, tmp, (size_t)(ha - lo));
+	if (he < hi && zc_guard_fill((char *)he, tmp + (he - lo), (size_t)(hi - he)) < 0) r = -1;
+	return r;
+}
+
+/* fill_except — fill, leaving [ha, he) as it is (NULL: the whole interior). */
+static void fill_except(const struct record *c, const char *ha, const char *he)
 {
 	size_t len = (size_t)(c->hi - c->lo), got = 0;
 	off_t off = c->off + (c->lo - c->buf);
@@ -269,7 +289,7 @@ static void fill(const struct record *c)
 		zc_count(ZC_materialized, 1);
 		zc_count(ZC_materialized_bytes, len);
 	}
-	if (zc_guard_fill(c->lo, tmp, len) < 0) zc_count(ZC_materialize_errors, 1);
+	if (install(c, tmp, ha, he) < 0) zc_count(ZC_materialize_errors, 1);
 	if (tmp != kept) syscall(SYS_munmap, tmp, len);
 }
 
@@ -298,6 +318,13 @@ static void note_freed_locked(char *lo, char *hi)
 {
 	unsigned k = freed_next++ % FREED_MAX;
 	freed[k].lo = lo, freed[k].hi = hi;
+}
+
+/* forget_freed_locked — a freed interior touched, unmapped, zapped or moved is not absent-and-ours. */
+static void forget_freed_locked(const char *p, size_t n)
+{
+	for (int k = 0; k < FREED_MAX; k++)
+		if (freed[k].lo && overlaps(p, n, freed[k].lo, (size_t)(freed[k].hi - freed[k].lo))) freed[k].lo = freed[k].hi = NULL;
 }
 
 static int take_freed_locked(char *lo, char *hi)
@@ -400,6 +427,8 @@ enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m)
 	enum zc_match_kind kind;
 	char *lo, *hi;
 	int deferred, tries = 0;
+	/* first: an unmap or move the kernel reported before this call is applied to the records */
+	int settled = zc_guard_events() && zc_fault_settled();
 again:
 	kind = ZC_MATCH_NONE, lo = hi = NULL, deferred = 0;
 	lock();
@@ -431,7 +460,7 @@ again:
 		break;
 	}
 	unlock();
-	if (kind == ZC_MATCH_FILE && hi > lo && deferred && !zc_guard_still_registered(lo, (size_t)(hi - lo))) {
+	if (kind == ZC_MATCH_FILE && hi > lo && deferred && !settled && !zc_guard_still_registered(lo, (size_t)(hi - lo))) {
 		/* filled just now by a touch (then it is guarded: look again), or remapped behind our back */
 		zc_detect_release(m);
 		if (++tries < 3) goto again;
@@ -497,9 +526,71 @@ void zc_detect_on_fault(void *page)
 		zc_fdtab_note_fault(fd, gen);
 		return;
 	}
+	forget_freed_locked(pg, PAGE); /* present from now on: no freed interior there any more */
 	unlock();
 	zc_count(ZC_fault_zero, 1);
 	zc_guard_zero(page);
+}
+
+/* zc_detect_on_unmap — the kernel reports [p, p+n) unmapped (gone) or zapped (madvise), by a call
+ * the shim may never have seen (a raw system call): a deferred record wholly there stood for bytes
+ * the memory no longer holds, and ends; one there in part gets its other pages filled first, which
+ * still read as what its read returned. Busy ones are skipped: their owner is the one zapping. */
+void zc_detect_on_unmap(void *p, size_t n, int gone)
+{
+	char *a = p, *e = a + n;
+	(void)gone;
+	lock();
+	forget_freed_locked(a, n);
+	for (int s = 0; s < hiwater; s++) {
+		struct record *r = &recs[s];
+		if (!is_deferred(r) || !overlaps(a, n, r->lo, (size_t)(r->hi - r->lo))) continue;
+		if (a > r->lo || e < r->hi) {
+			struct record c = *r;
+			r->state = ZC_REC_BUSY;
+			unlock();
+			fill_except(&c, a, e);
+			lock();
+			if (recs[s].id != c.id) continue;
+		}
+		retire_locked(s, NULL);
+	}
+	unlock();
+	sweep();
+}
+
+/* zc_detect_on_remap — [from, from+len) moved to to (a raw mremap: the interposed one fills first):
+ * a deferred record moved whole moves along, its pages still absent and registered there; one
+ * moved in part gets its bytes on both sides and ends. */
+void zc_detect_on_remap(void *from, void *to, size_t len)
+{
+	char *a = from, *e = a + len;
+	lock();
+	forget_freed_locked(a, len);
+	for (int s = 0; s < hiwater; s++) {
+		struct record *r = &recs[s];
+		if (!is_deferred(r) || !overlaps(a, len, r->buf, r->len)) continue;
+		char *pb = (char *)((uintptr_t)r->buf & ~(PAGE - 1)), *pe = (char *)(((uintptr_t)r->buf + r->len + PAGE - 1) & ~(PAGE - 1));
+		ptrdiff_t d = (char *)to - a;
+		if (pb >= a && pe <= e) {
+			r->buf += d, r->lo += d, r->hi += d;
+			continue;
+		}
+		/* in part: the pages that moved get their bytes where they are now, the rest where it was */
+		struct record c = *r, m = *r;
+		char *ma = a > r->lo ? a : r->lo, *me = e < r->hi ? e : r->hi;
+		r->state = ZC_REC_BUSY;
+		unlock();
+		if (me > ma) {
+			m.buf += d, m.lo = ma + d, m.hi = me + d;
+			fill(&m);
+		}
+		fill_except(&c, a, e);
+		lock();
+		if (recs[s].id == c.id) retire_locked(s, NULL);
+	}
+	unlock();
+	sweep();
 }
 
 /* zc_detect_defer_begin — before a deferred read into [buf, buf+n): other records there end (deferred
@@ -514,6 +605,8 @@ int zc_detect_defer_begin(void *buf, size_t n, uint64_t *id)
 	if (hi <= lo) return -ZC_fb_no_interior;
 	if (shadows() < 0) return -ZC_fb_table_full;
 	struct unused u = {.n = 0};
+	/* with the kernel's events, a buffer still recorded is still registered and absent: no probe */
+	int settled = zc_guard_events() && zc_fault_settled();
 	lock();
 restart:
 	if (forking) {
@@ -536,7 +629,7 @@ restart:
 			report_unused(&u, 0);
 			sweep();
 			/* still absent and registered? a raw mmap(MAP_FIXED) over it is not seen otherwise */
-			if (zc_guard_still_registered(lo, (size_t)(hi - lo))) return s;
+			if (settled || zc_guard_still_registered(lo, (size_t)(hi - lo))) return s;
 			lock();
 			if (recs[s].id == *id) retire_locked(s, NULL); /* remapped: its old bytes are gone anyway */
 			goto restart;
@@ -555,7 +648,7 @@ restart:
 	if (s < 0) return -ZC_fb_table_full;
 	/* a deferred buffer freed and handed out again (python's new buffer per chunk): its pages are
 	 * still absent and registered unless something touched them since: one scan instead of four calls */
-	if (was_freed && zc_guard_still_missing(lo, (size_t)(hi - lo))) return s;
+	if (was_freed && (settled || zc_guard_still_missing(lo, (size_t)(hi - lo)))) return s;
 	if (zc_guard_defer_open(lo, (size_t)(hi - lo)) < 0) {
 		retire_id(s, *id);
 		return -ZC_fb_no_guard;

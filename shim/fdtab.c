@@ -241,6 +241,11 @@ void zc_fdtab_set_lease(int fd, uint64_t gen, int state)
 	WITH_ENTRY(fd, gen, i->lease = state);
 }
 
+void zc_fdtab_set_held(int fd, uint64_t gen, off_t size)
+{
+	WITH_ENTRY(fd, gen, i->lease = ZC_LS_HELD, i->lease_size = size);
+}
+
 int zc_fdtab_lease_enter(int fd, uint64_t gen)
 {
 	int r = -1;

@@ -36,6 +36,7 @@ struct zc_fd_info {
 	ino_t ino;
 	int flags;      /* O_APPEND, O_NONBLOCK, O_DIRECT... at classification or F_SETFL */
 	int lease;      /* enum zc_lease_state (sources): the one place lease state is kept */
+	off_t lease_size; /* st_size when the read lease was granted: no writer can change it while held */
 	int lease_inflight; /* rewrites from this source inside zc_fdtab_lease_enter/leave */
 	int unused;     /* records from this source that died unused in a row */
 	int faults;     /* deferred records from this source the program touched (auto mode steps down) */
@@ -58,6 +59,8 @@ void zc_fdtab_forget_range(unsigned lo, unsigned hi);
 void zc_fdtab_forget_all(void);
 void zc_fdtab_set_flags(int fd, int flags);
 void zc_fdtab_set_lease(int fd, uint64_t gen, int state);
+/* The lease is granted (ZC_LS_HELD) on a file of this size. */
+void zc_fdtab_set_held(int fd, uint64_t gen, off_t size);
 /* A rewrite from a leased source: enter returns 0 and counts it in flight only while the lease of
  * this generation is held; a break (state no longer HELD) waits until inflight reaches 0. */
 int zc_fdtab_lease_enter(int fd, uint64_t gen);

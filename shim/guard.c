@@ -4,6 +4,7 @@
  * lock could turn into a death or a deadlock. Where either is missing nothing is guarded, and so
  * nothing is rewritten (counted as fb_no_guard). */
 #include "guard.h"
+#include "config.h"
 #include "fault.h"
 #include "log.h"
 #include "real.h"
@@ -51,6 +52,10 @@ static int want_defer; /* set before first use (zc_guard_enable_defer): register
 static int pre_uffd = -1, pre_pagemap = -1; /* opened in a forked child while it was root (see below) */
 static int pre_user_only;                     /* pre_uffd is a user-mode-only one */
 static const char *mechanism = "none (not needed yet)";
+/* the kernel reports unmaps, zaps and moves of registered ranges to the fault thread, which then
+ * runs from the start (an event waits until it is read): deferred buffers need no probe */
+#define EV_FEATURES (UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_REMAP)
+static int events;
 
 /* start — one userfaultfd in async write-protect mode and the pagemap to read it back. */
 static int start(void)
@@ -68,7 +73,9 @@ static int start(void)
 		return -1;
 	}
 opened:;
-	struct uffdio_api api = {.api = UFFD_API, .features = WP_FEATURES};
+	/* not without leases: nothing is deferred then, and no thread should start for nothing */
+	int ev = want_defer && !user_only && zc_cfg.lease != ZC_LEASE_OFF;
+	struct uffdio_api api = {.api = UFFD_API, .features = WP_FEATURES | (ev ? EV_FEATURES : 0)};
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		zc_raw_close(fd);
 		mechanism = "none (kernel before 6.7: no asynchronous write-protection)";
@@ -87,6 +94,14 @@ opened:;
 	/* a kernel access to a missing page must wait for the fault thread, which a user-mode-only
 	 * descriptor cannot do (it fails with EFAULT): no deferral there */
 	full = want_defer && !user_only;
+	if (ev && zc_fault_start(uffd) < 0) {
+		/* nobody would read an event: an munmap of a guarded buffer would wait for good */
+		zc_raw_close(uffd), zc_raw_close(pagemap);
+		uffd = pagemap = -1, full = 0;
+		mechanism = "none (the fault thread cannot start)";
+		return -1;
+	}
+	events = ev;
 	zc_count(user_only ? ZC_guard_uffd_user : ZC_guard_uffd, 1);
 	return 0;
 }
@@ -113,7 +128,13 @@ static int ready(void)
 static int writeprotect(void *lo, size_t len, int wp)
 {
 	struct uffdio_writeprotect w = {.range = {(uintptr_t)lo, len}, .mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
+	for (int k = 0;; k++) {
+		if (ioctl(uffd, UFFDIO_WRITEPROTECT, &w) == 0) return 0;
+		/* EAGAIN: an unmap or zap of some registered range waits for its event to be read */
+		if (errno != EAGAIN || k >= 1000) return -errno;
+		if (zc_fault_thread()) zc_fault_drain();
+		else syscall(SYS_sched_yield);
+	}
 }
 
 /* shared_pages — some page of the range maps a file or shared memory (-1: cannot tell). */
@@ -206,22 +227,27 @@ void zc_guard_prestart(void)
 int zc_guard_defer_open(void *lo, size_t len)
 {
 	if (!zc_guard_can_defer()) return -ENOTSUP;
-	/* the fault thread starts with the first deferral: a program that never defers keeps its
-	 * thread count (unshare(CLONE_NEWUSER) wants one thread) */
 	if (zc_fault_start(uffd) < 0) return -ENOTSUP;
-	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MISSING};
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
 	/* never zapped unless private and anonymous: zapping shared or file memory only drops our view
 	 * of bytes that stay (a touch would map them again, no fault), and another process may map
-	 * them. MADV_FREE refuses anything else, even unpopulated; the scan sees present shared pages. */
-	if (shared_pages(lo, len) || syscall(SYS_madvise, lo, len, MADV_FREE) < 0) {
-		struct uffdio_range un = {(uintptr_t)lo, len};
-		ioctl(uffd, UFFDIO_UNREGISTER, &un);
-		return -EINVAL;
-	}
+	 * them. MADV_FREE refuses anything else, even unpopulated; the scan sees present shared pages.
+	 * Zapped before it is registered (a zap of a registered range is an event to wait for), then
+	 * checked absent (a thread touching the buffer meanwhile made a page present) */
+	if (shared_pages(lo, len) || syscall(SYS_madvise, lo, len, MADV_FREE) < 0) return -EINVAL;
+	if (syscall(SYS_madvise, lo, len, MADV_DONTNEED) < 0) return -errno;
+	/* a range registered before (an eager record's) made those zaps events: applied before the
+	 * record they would otherwise end is committed */
+	if (events) zc_fault_settled();
+	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MISSING};
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
 	int r = writeprotect(lo, len, 0);
 	if (r < 0) return r;
-	return syscall(SYS_madvise, lo, len, MADV_DONTNEED) < 0 ? -errno : 0;
+	return zc_guard_still_missing(lo, len) ? 0 : -EAGAIN;
+}
+
+int zc_guard_events(void)
+{
+	return events;
 }
 
 /* zc_guard_fill — installs src at the missing pages of [lo, lo+len), write-protected (so a later
@@ -242,7 +268,11 @@ int zc_guard_fill(void *lo, const void *src, size_t len)
 			continue;
 		}
 		if (c.copy > 0) done += (size_t)c.copy;
-		else if (c.copy == -EAGAIN) continue;
+		else if (c.copy == -EAGAIN) { /* an unmap or zap waits for its event to be read */
+			if (zc_fault_thread()) zc_fault_drain();
+			else syscall(SYS_sched_yield);
+			continue;
+		}
 		else if (skipped || c.copy == -EEXIST) done += PAGE_SIZE_G, err = c.copy == -EEXIST ? err : (int)c.copy;
 		skipped = 1;
 	}
@@ -315,7 +345,7 @@ void zc_guard_atfork_child(void)
 	if (uffd >= 0) zc_close_own(uffd);
 	if (pagemap >= 0) zc_close_own(pagemap);
 	uffd = pagemap = -1;
-	full = 0;
+	full = events = 0;
 	zc_fault_atfork_child();
 	mechanism = "none (not needed yet)";
 	__atomic_store_n(&gstate, G_UNKNOWN, __ATOMIC_RELEASE);

@@ -39,6 +39,8 @@ void zc_guard_zero(void *page);
 int zc_guard_still_missing(const void *lo, size_t len);
 /* The whole range still registered (enough for a deferred record: a touch would have filled it). */
 int zc_guard_still_registered(void *lo, size_t len);
+/* The kernel reports unmaps, zaps and moves of registered ranges (the fault thread applies them). */
+int zc_guard_events(void);
 /* In a forked child: the descriptors name the parent's memory; open our own on next use. */
 void zc_guard_atfork_child(void);
 

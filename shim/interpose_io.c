@@ -62,7 +62,7 @@ static __attribute__((noinline)) ssize_t do_read(int fd, void *buf, size_t n, of
 	struct zc_read_plan p = n < zc_min_record ? (struct zc_read_plan){0} : zc_policy_read(fd, buf, n);
 	if (p.action == ZC_READ_DEFER) {
 		/* the buffer's old record is its own business there: a reused one costs nothing */
-		ssize_t r = zc_defer_read(fd, buf, n, pos, p.gen, p.dev, p.ino);
+		ssize_t r = zc_defer_read(fd, buf, n, pos, p.gen, p.size);
 		errno = saved;
 		if (r != ZC_DEFER_DECLINED) return r;
 		p.action = ZC_READ_RECORD;

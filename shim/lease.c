@@ -8,6 +8,7 @@
 #include "stats.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <linux/sockios.h>
 #include <pthread.h>
@@ -299,7 +300,12 @@ int zc_lease_prepare(int fd, uint64_t gen, int state)
 				    "grant CAP_LEASE (systemd AmbientCapabilities=CAP_LEASE, or setpriv --inh-caps +lease --ambient-caps +lease), "
 				    "serve files the process owns, or set lease = prefer", errno);
 	}
-	zc_fdtab_set_lease(fd, gen, state);
+	struct stat st;
+	/* a read lease is granted only while nobody has the file open for writing, and any open for
+	 * writing or truncation breaks it first: its size stays this while it is held (0 if unknown:
+	 * then no read is deferred) */
+	if (state == ZC_LS_HELD) zc_fdtab_set_held(fd, gen, syscall(SYS_fstat, fd, &st) == 0 ? st.st_size : 0);
+	else zc_fdtab_set_lease(fd, gen, state);
 	return state;
 }
 

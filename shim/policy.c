@@ -69,6 +69,7 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	if ((long)n < i.proven_min) return NOTE(ZC_fb_small);
 	int observe = zc_cfg.mode == ZC_MODE_OBSERVE;
 	int ls = observe ? zc_lease_predict(fd, i.gen, i.lease) : zc_lease_prepare(fd, i.gen, i.lease);
+	if (ls == ZC_LS_HELD && i.lease != ZC_LS_HELD && zc_fdtab_get(fd, &i) < 0) return (struct zc_read_plan){0}; /* granted now: its size */
 	if (ls == ZC_LS_BROKEN) return NOTE(ZC_fb_lease_broken);
 	if (ls == ZC_LS_INHERITED) return NOTE(ZC_fb_lease_inherited);
 	if ((ls == ZC_LS_DENIED || ls == ZC_LS_BUSY) && zc_cfg.lease == ZC_LEASE_REQUIRE) return NOTE(ZC_fb_lease_denied);
@@ -80,7 +81,7 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n)
 	}
 	if (observe) return NOTE((enum zc_counter)(defer && !stack ? ZC_NOTE_OBSERVED_NOCOPY : ZC_NOTE_OBSERVED));
 	return (struct zc_read_plan){.action = defer && !stack ? ZC_READ_DEFER : ZC_READ_RECORD, .gen = i.gen, .stack = stack,
-				     .dev = i.dev, .ino = i.ino};
+				     .size = i.lease_size};
 }
 
 /* zc_policy_min_bytes — pipe writes of at most PIPE_BUF are atomic and splice promises no such

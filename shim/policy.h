@@ -24,8 +24,7 @@ struct zc_read_plan {
 	enum zc_counter why; /* ZC_READ_NOTE */
 	uint64_t gen;        /* the source's generation */
 	int stack;           /* the buffer is on this thread's stack */
-	dev_t dev;           /* ZC_READ_DEFER: the file the table says fd names (checked by the read) */
-	ino_t ino;
+	off_t size;          /* ZC_READ_DEFER: the leased file's size (fixed while the lease is held) */
 };
 
 /* zc_policy_read — decides for a read of n bytes from fd into buf; takes the lease when needed. */

@@ -238,7 +238,7 @@ static int keep_socket_error(int fd, int finished_before)
 static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
 			    int *fallback, int *closed)
 {
-	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE, fl;
+	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE, fl, asked = 0;
 	off_t off = s->m.off;
 	size_t moved = 0;
 	int err = 0, src = s->m.deferred ? s->m.fill_fd : s->m.src_fd; /* deferred: the shim's duplicate */
@@ -281,7 +281,8 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
 		err = errno;
 		if (err == EINTR && nonblock && kind == ZC_FD_TCP) err = EAGAIN; /* a signal never cuts a non-blocking write */
-		if (err == EAGAIN && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != nonblock) {
+		/* asked once per call: a pipe's blocking write waits here once per pipe-full */
+		if (err == EAGAIN && !asked++ && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != nonblock) {
 			/* the table's O_NONBLOCK was stale (FIONBIO, a raw fcntl, another process): follow the real one */
 			zc_fdtab_set_flags(w->fd, fl);
 			nonblock = fl & O_NONBLOCK;

@@ -29,6 +29,8 @@
  *               next chunk into it); variant python: a fresh malloc per chunk, read, write, free
  *   mapfixed    mmap'd buffer; odd chunks: a new anonymous mapping over it, variant all | part
  *               (two middle pages) | rawall | rawpart (syscall mmap); then hash and write
+ *   remap       mmap'd buffer; odd chunks: mremap, variant libc | raw (syscall) moves the whole buffer
+ *               to another place (written from there) | part | rawpart: two middle pages out and back
  *   dontneed    mmap'd buffer; odd chunks: MADV_DONTNEED, variant all | part (two middle pages) |
  *               heap (the interior of a heap buffer 16 bytes into a page) | raw (syscall madvise);
  *               or a change of the mapping that only splits it: split (MADV_NOHUGEPAGE on two
@@ -603,6 +605,44 @@ static void item_mapfixed(void)
 	run_copy(map_buffer(CHUNK), mapfixed_before, NULL);
 }
 
+/* ---- 11b: remap: the buffer holding a deferred chunk moved by mremap (libc's or a raw one) ------- */
+
+static char *spare; /* where two pages of the buffer move to and back from */
+
+/* move — mremap(MAYMOVE | FIXED) of len bytes from a to b, libc's or the system call */
+static int move(char *a, char *b, size_t len, int raw)
+{
+	int fl = MREMAP_MAYMOVE | MREMAP_FIXED;
+	void *p = raw ? (void *)syscall(SYS_mremap, a, len, len, fl, b) : mremap(a, len, len, fl, b);
+	return p == b ? 0 : -1;
+}
+
+static int remap_before(long k, struct loop *l, size_t got)
+{
+	int raw = !strncmp(O.variant, "raw", 3), r;
+	if (!odd(k)) return 0;
+	if (strstr(O.variant, "part")) { /* two middle pages out and back: the buffer stays where it is */
+		char *mid = l->buf + 4 * PAGE;
+		r = move(mid, spare, 2 * PAGE, raw);
+		tlog("moved-out %ld %d hash %016llx", k, r, r ? 0ULL : fnv(spare, 2 * PAGE));
+		r = r ? r : move(spare, mid, 2 * PAGE, raw);
+		tlog("moved-back %ld %d", k, r);
+	} else { /* the whole buffer to a new place of its own: written from there, and read into next */
+		char *to = map_buffer(CHUNK);
+		r = move(l->buf, to, CHUNK, raw);
+		tlog("moved %ld %d", k, r);
+		if (!r) l->buf = to; /* where it was is a hole now, never used again */
+	}
+	tlog("hash %ld %016llx", k, fnv(l->buf, got));
+	return 0;
+}
+
+static void item_remap(void)
+{
+	spare = map_buffer(CHUNK);
+	run_copy(map_buffer(CHUNK), remap_before, NULL);
+}
+
 /* ---- 12: dontneed: MADV_DONTNEED (and other changes of the mapping) on a deferred buffer ------- */
 
 /* middle — two pages inside any 64 KiB buffer's interior, wherever the buffer starts */
@@ -832,7 +872,7 @@ int main(int argc, char **argv)
 	} items[] = {{"hash", item_hash}, {"touch3", item_touch3}, {"partread", item_partread}, {"recv", item_recv},
 		     {"thread", item_thread}, {"fork", item_fork}, {"leasebreak", item_leasebreak},
 		     {"truncate", item_truncate}, {"eof", item_eof}, {"freeuse", item_freeuse},
-		     {"mapfixed", item_mapfixed}, {"dontneed", item_dontneed}, {"exec", item_exec},
+		     {"mapfixed", item_mapfixed}, {"remap", item_remap}, {"dontneed", item_dontneed}, {"exec", item_exec},
 		     {"exec-child", item_exec_child}, {"rawsys", item_rawsys}, {"shared", item_shared}};
 	int c;
 	if (argc < 2) usage("no item");
