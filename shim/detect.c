@@ -105,12 +105,19 @@ static void unref_locked(struct record *r)
 
 /* sweep — closes the duplicates no record needs any more whose source the program closed (a source
  * still open keeps its duplicate: the next buffer read from it needs it again); outside the lock. */
+static int maybe_dead; /* some source the program closed may still have its duplicate: sweep looks */
+
 static void sweep(void)
 {
 	int fds[MAX_SOURCES], n = 0;
+	if (!__atomic_load_n(&maybe_dead, __ATOMIC_ACQUIRE)) return; /* a copy loop's every chunk: no lock */
 	lock();
-	for (int k = 0; k < MAX_SOURCES; k++)
-		if (sources[k].fd >= 0 && sources[k].refs <= 0 && sources[k].dead) fds[n++] = sources[k].fd, sources[k].fd = -1;
+	__atomic_store_n(&maybe_dead, 0, __ATOMIC_RELAXED);
+	for (int k = 0; k < MAX_SOURCES; k++) {
+		if (sources[k].fd < 0 || !sources[k].dead) continue;
+		if (sources[k].refs <= 0) fds[n++] = sources[k].fd, sources[k].fd = -1;
+		else __atomic_store_n(&maybe_dead, 1, __ATOMIC_RELAXED); /* still needed: looked at again at its last release */
+	}
 	unlock();
 	for (int k = 0; k < n; k++) zc_close_own(fds[k]);
 }
@@ -119,7 +126,7 @@ static void sweep(void)
 static void source_closed_locked(int fd)
 {
 	for (int k = 0; k < MAX_SOURCES; k++)
-		if (sources[k].fd >= 0 && sources[k].src_fd == fd) sources[k].dead = 1;
+		if (sources[k].fd >= 0 && sources[k].src_fd == fd) sources[k].dead = 1, __atomic_store_n(&maybe_dead, 1, __ATOMIC_RELEASE);
 }
 
 /* retire_locked — the one way out of a live state. */
