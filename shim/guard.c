@@ -231,13 +231,13 @@ int zc_guard_defer_open(void *lo, size_t len)
 	/* never zapped unless private and anonymous: zapping shared or file memory only drops our view
 	 * of bytes that stay (a touch would map them again, no fault), and another process may map
 	 * them. MADV_FREE refuses anything else, even unpopulated; the scan sees present shared pages.
-	 * Zapped before it is registered (a zap of a registered range is an event to wait for), then
-	 * checked absent (a thread touching the buffer meanwhile made a page present) */
+	 * Zapped while not registered (a zap of a registered range is an event the fault thread must
+	 * read first), registered again, then checked absent (a thread touching the
+	 * buffer meanwhile made a page present) */
+	struct uffdio_range un = {(uintptr_t)lo, len};
+	if (events) ioctl(uffd, UFFDIO_UNREGISTER, &un); /* an eager record's, or a deferred one's before */
 	if (shared_pages(lo, len) || syscall(SYS_madvise, lo, len, MADV_FREE) < 0) return -EINVAL;
 	if (syscall(SYS_madvise, lo, len, MADV_DONTNEED) < 0) return -errno;
-	/* a range registered before (an eager record's) made those zaps events: applied before the
-	 * record they would otherwise end is committed */
-	if (events) zc_fault_settled();
 	struct uffdio_register reg = {.range = {(uintptr_t)lo, len}, .mode = UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MISSING};
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno; /* another userfaultfd's: EBUSY */
 	int r = writeprotect(lo, len, 0);
