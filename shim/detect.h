@@ -53,7 +53,8 @@ struct zc_match {
 	int stack;     /* the buffer is on a thread stack: the record ends with the write that used it */
 	int reason;    /* for a note: the fallback counter a matching write counts */
 	int deferred;  /* the bytes are not in the buffer: only a kernel-side transfer can send them cheaply */
-	int src;       /* deferred: the source slot held by this match (zc_detect_release) */
+	int src;       /* deferred: the source slot held by this match (zc_detect_release); mapped: the
+			* file slot held (zc_map_release) */
 	int fill_fd;   /* deferred: the shim's duplicate of the source, to send from */
 	int mapped;    /* the range lies in a file mapping (mapping.c): no record, src_fd is the shim's */
 };

@@ -32,14 +32,17 @@ int zc_fault_thread(void)
 	return on_fault_thread;
 }
 
-/* take — events applied at once, faults kept for later; returns how many messages were read. */
+/* take — events applied at once, faults kept for later (never more than the stash holds: a fault
+ * read and dropped would leave its thread waiting); returns how many messages were read. */
 static ssize_t take(void)
 {
 	struct uffd_msg m[16];
-	ssize_t n = zc_raw_read(ufd, m, sizeof m);
+	size_t room = STASH - (size_t)stashed;
+	if (!room) return 0;
+	ssize_t n = zc_raw_read(ufd, m, (room < 16 ? room : 16) * sizeof m[0]);
 	n = n > 0 ? n / (ssize_t)sizeof m[0] : 0;
 	for (ssize_t k = 0; k < n; k++) {
-		if (m[k].event == UFFD_EVENT_PAGEFAULT && stashed < STASH)
+		if (m[k].event == UFFD_EVENT_PAGEFAULT)
 			stash[stashed++] = m[k].arg.pagefault.address & ~4095ULL;
 		else if (m[k].event == UFFD_EVENT_UNMAP || m[k].event == UFFD_EVENT_REMOVE)
 			zc_detect_on_unmap((void *)(uintptr_t)m[k].arg.remove.start, (size_t)(m[k].arg.remove.end - m[k].arg.remove.start),

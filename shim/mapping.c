@@ -271,11 +271,24 @@ int zc_map_match(const void *p, size_t n, struct zc_match *out)
 		 * it knows (TCP drops a half-copied segment): such a write is the original call */
 		if (m->off + (a - m->lo) + (off_t)n > f->size) break;
 		*out = (struct zc_match){.slot = -1, .src_fd = f->fd, .src_gen = f->gen, .off = m->off + (a - m->lo),
-					 .to_end = (size_t)(m->hi - a), .src = -1, .fill_fd = -1, .mapped = 1};
+					 .to_end = (size_t)(m->hi - a), .src = m->file, .fill_fd = -1, .mapped = 1};
+		/* held until the write is done (zc_map_release): a file no mapping names any more is
+		 * closed, and its number could name another file by the time sendfile reads from it */
+		files[m->file].refs++;
 		found = 1;
 	}
 	unlock();
 	return found;
+}
+
+void zc_map_release(const struct zc_match *m)
+{
+	int idle = 0, gone;
+	if (!m->mapped || m->src < 0) return;
+	lock();
+	gone = file_put_locked(m->src, &idle);
+	unlock();
+	if (gone >= 0) release(gone);
 }
 
 /* zc_map_expire — the lease thread's tick: descriptors idle for IDLE_MS go (their leases released

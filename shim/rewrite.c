@@ -82,12 +82,13 @@ static ssize_t finish(const struct zc_wreq *w, int kind, struct seg *s, int ns, 
 }
 
 /* release_stack — matched stack records end with the write that touched them, rewritten or not;
- * deferred matches give back the hold they had on their source's duplicate. */
+ * deferred and mapped matches give back the hold they had on their source's descriptor. */
 static void release_stack(struct seg *s, int ns)
 {
 	for (int k = 0; k < ns; k++) {
 		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
 		if (s[k].file && s[k].m.deferred) zc_detect_release(&s[k].m);
+		if (s[k].file && s[k].m.mapped) zc_map_release(&s[k].m);
 	}
 }
 
