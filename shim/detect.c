@@ -302,15 +302,20 @@ static void fill_except(const struct record *c, const char *ha, const char *he)
 
 /* materialize_locked — a deferred record gets its bytes: busy while filling (faults on it wait),
  * then an ordinary guarded record, write-protected like one eager made. Returns with the lock held;
- * the table may have changed meanwhile. */
-static void materialize_locked(int s)
+ * the table may have changed meanwhile. The _except form leaves the pages in [ha, he) as they are. */
+static void materialize_except_locked(int s, const char *ha, const char *he)
 {
 	struct record c = recs[s];
 	recs[s].state = ZC_REC_BUSY;
 	unlock();
-	fill(&c);
+	fill_except(&c, ha, he);
 	lock();
 	if (recs[s].id == c.id) recs[s].state = ZC_REC_GUARDED;
+}
+
+static void materialize_locked(int s)
+{
+	materialize_except_locked(s, NULL, NULL);
 }
 
 /* Interiors of deferred buffers given back whole (free): the next deferred read into the same
@@ -543,24 +548,17 @@ void zc_detect_on_fault(void *page)
  * the shim may never have seen (a raw system call): a deferred record wholly there stood for bytes
  * the memory no longer holds, and ends; one there in part gets its other pages filled first, which
  * still read as what its read returned. Busy ones are skipped: their owner is the one zapping. */
-void zc_detect_on_unmap(void *p, size_t n, int gone)
+void zc_detect_on_unmap(void *p, size_t n)
 {
 	char *a = p, *e = a + n;
-	(void)gone;
 	lock();
 	forget_freed_locked(a, n);
 	for (int s = 0; s < hiwater; s++) {
 		struct record *r = &recs[s];
 		if (!is_deferred(r) || !overlaps(a, n, r->lo, (size_t)(r->hi - r->lo))) continue;
-		if (a > r->lo || e < r->hi) {
-			struct record c = *r;
-			r->state = ZC_REC_BUSY;
-			unlock();
-			fill_except(&c, a, e);
-			lock();
-			if (recs[s].id != c.id) continue;
-		}
-		retire_locked(s, NULL);
+		uint64_t id = r->id;
+		if (a > r->lo || e < r->hi) materialize_except_locked(s, a, e);
+		if (recs[s].id == id) retire_locked(s, NULL);
 	}
 	unlock();
 	sweep();

@@ -92,7 +92,7 @@ int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, 
 int zc_detect_source(int fd, uint64_t gen);
 void zc_detect_source_put(int src);
 /* The fault thread: the kernel's events for registered ranges (userfaultfd UNMAP/REMOVE, REMAP). */
-void zc_detect_on_unmap(void *p, size_t n, int gone);
+void zc_detect_on_unmap(void *p, size_t n);
 void zc_detect_on_remap(void *from, void *to, size_t len);
 /* The fault thread: page was touched. */
 void zc_detect_on_fault(void *page);

@@ -45,8 +45,7 @@ static ssize_t take(void)
 		if (m[k].event == UFFD_EVENT_PAGEFAULT)
 			stash[stashed++] = m[k].arg.pagefault.address & ~4095ULL;
 		else if (m[k].event == UFFD_EVENT_UNMAP || m[k].event == UFFD_EVENT_REMOVE)
-			zc_detect_on_unmap((void *)(uintptr_t)m[k].arg.remove.start, (size_t)(m[k].arg.remove.end - m[k].arg.remove.start),
-					   m[k].event == UFFD_EVENT_UNMAP);
+			zc_detect_on_unmap((void *)(uintptr_t)m[k].arg.remove.start, (size_t)(m[k].arg.remove.end - m[k].arg.remove.start));
 		else if (m[k].event == UFFD_EVENT_REMAP)
 			zc_detect_on_remap((void *)(uintptr_t)m[k].arg.remap.from, (void *)(uintptr_t)m[k].arg.remap.to, (size_t)m[k].arg.remap.len);
 	}

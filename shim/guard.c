@@ -124,16 +124,22 @@ static int ready(void)
 	return s == G_READY;
 }
 
+/* event_wait — an ioctl refused with EAGAIN: an unmap or zap of some registered range waits for
+ * its event to be read (by the fault thread: if that is this thread, it reads it now). */
+static void event_wait(void)
+{
+	if (zc_fault_thread()) zc_fault_drain();
+	else syscall(SYS_sched_yield);
+}
+
 /* writeprotect — sets (wp) or clears the write-protection of a registered range. */
 static int writeprotect(void *lo, size_t len, int wp)
 {
 	struct uffdio_writeprotect w = {.range = {(uintptr_t)lo, len}, .mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
 	for (int k = 0;; k++) {
 		if (ioctl(uffd, UFFDIO_WRITEPROTECT, &w) == 0) return 0;
-		/* EAGAIN: an unmap or zap of some registered range waits for its event to be read */
 		if (errno != EAGAIN || k >= 1000) return -errno;
-		if (zc_fault_thread()) zc_fault_drain();
-		else syscall(SYS_sched_yield);
+		event_wait();
 	}
 }
 
@@ -268,9 +274,8 @@ int zc_guard_fill(void *lo, const void *src, size_t len)
 			continue;
 		}
 		if (c.copy > 0) done += (size_t)c.copy;
-		else if (c.copy == -EAGAIN) { /* an unmap or zap waits for its event to be read */
-			if (zc_fault_thread()) zc_fault_drain();
-			else syscall(SYS_sched_yield);
+		else if (c.copy == -EAGAIN) {
+			event_wait();
 			continue;
 		}
 		else if (skipped || c.copy == -EEXIST) done += PAGE_SIZE_G, err = c.copy == -EEXIST ? err : (int)c.copy;
