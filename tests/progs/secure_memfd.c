@@ -1,6 +1,7 @@
 /* secure_memfd.c — a process that looks like one under the shim to `zcshim stat` (a memfd named
  * "zcshim-stats" with valid counters) and shrinks it to 0 and back in a loop: a reader that maps
  * it instead of reading it gets SIGBUS when the size drops under it.
+ * Every 64 shrinks it stays whole for 1 ms, so a correct reader also succeeds on a loaded machine.
  * usage: secure_memfd SECONDS — prints "ready" on stdout once the memfd exists, exits after SECONDS. */
 #include "progs.h"
 #include "../../shim/stats.h"
@@ -22,9 +23,10 @@ int main(int argc, char **argv)
 	if (fd < 0 || pwrite(fd, &s, sizeof s, 0) != (ssize_t)sizeof s) progs_die("secure_memfd", "memfd");
 	printf("ready\n");
 	fflush(stdout);
-	while (time(NULL) < end) {
+	for (unsigned i = 1; time(NULL) < end; i++) {
 		/* empty, then whole again: a reader between its size check and its copy sees either */
 		if (ftruncate(fd, 0) || pwrite(fd, &s, sizeof s, 0) != (ssize_t)sizeof s) progs_die("secure_memfd", "resize");
+		if (i % 64 == 0) usleep(1000);
 	}
 	return 0;
 }
