@@ -10,8 +10,11 @@
 #include "stats.h"
 
 #include <fcntl.h>
+#include <string.h>
+#include <sys/uio.h>
 
 #define PAGE 4096UL
+#define CARRIES 64 /* slots by descriptor number: the files a server streams at once */
 
 /* pread_all — exactly n bytes at off, or 0 (the file ends before: a short read). */
 static int pread_all(int fd, void *buf, size_t n, off_t off)
@@ -19,22 +22,60 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 	return syscall(SYS_pread64, fd, buf, n, off) == (ssize_t)n;
 }
 
-/* position — for read(): takes the head with read() itself and moves the offset past the n bytes in
- * one relative lseek (two calls where an absolute lseek before and after would need three); returns
- * the offset the read started at, or -1 with the offset as it was. */
-static off_t position(int fd, char *b, size_t head, size_t n)
+/* carry — the file's bytes just after a deferred read's tail, read with that tail in one call: a
+ * copy loop's next read into the same malloc'd buffer needs them as its head, which then costs a
+ * memcpy instead of a pread. They stay the file's bytes while the descriptor (gen) keeps its read
+ * lease: a lease is never granted again to a generation once broken (lease.c), and every open for
+ * writing or truncation breaks it first. A slot busy in another thread is simply not used. */
+static struct carry {
+	int busy, fd;
+	uint64_t gen;
+	off_t off;  /* the file offset of data[0] */
+	size_t len; /* bytes held */
+	char data[PAGE];
+} carries[CARRIES];
+
+static struct carry *carry_lock(int fd)
 {
-	ssize_t r = head ? syscall(SYS_read, fd, b, head) : 0;
-	if (r != (ssize_t)head) {
-		if (r > 0) zc_real.lseek64(fd, -r, SEEK_CUR);
-		return -1;
-	}
-	off_t end = zc_real.lseek64(fd, (off_t)(n - head), SEEK_CUR);
-	if (end < 0) {
-		if (head) zc_real.lseek64(fd, -(off_t)head, SEEK_CUR);
-		return -1;
-	}
-	return end - (off_t)n;
+	struct carry *c = &carries[(unsigned)fd % CARRIES];
+	return __atomic_exchange_n(&c->busy, 1, __ATOMIC_ACQUIRE) ? NULL : c;
+}
+
+static void carry_unlock(struct carry *c)
+{
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* carry_take — the n bytes at off of fd (generation gen) into b from the slot; 0 if it lacks them. */
+static int carry_take(int fd, uint64_t gen, char *b, size_t n, off_t off)
+{
+	struct carry *c = carry_lock(fd);
+	int hit = c && c->fd == fd && c->gen == gen && c->len && off >= c->off && off + (off_t)n <= c->off + (off_t)c->len;
+	if (hit) memcpy(b, c->data + (off - c->off), n), zc_count(ZC_deferred_heads_carried, 1);
+	if (c) carry_unlock(c);
+	return hit;
+}
+
+/* read_tail — the tail's n bytes at off into b, and up to next bytes after them into the slot (the
+ * head of a next read into the same buffer); 0 if the file ends before the tail does. */
+static int read_tail(int fd, uint64_t gen, char *b, size_t n, off_t off, size_t next)
+{
+	struct carry *c = next ? carry_lock(fd) : NULL;
+	if (!c) return pread_all(fd, b, n, off);
+	struct iovec v[2] = {{b, n}, {c->data, next}};
+	ssize_t r = syscall(SYS_preadv, fd, v, 2, (long)off, 0L); /* (lo, hi) halves of the offset */
+	int ok = r >= (ssize_t)n;
+	c->fd = fd, c->gen = gen, c->off = off + (off_t)n, c->len = ok ? (size_t)r - n : 0;
+	carry_unlock(c);
+	return ok;
+}
+
+/* position — for read(): moves the offset past the n bytes in one relative lseek; returns the
+ * offset the read started at, or -1 with the offset as it was. */
+static off_t position(int fd, size_t n)
+{
+	off_t end = zc_real.lseek64(fd, (off_t)n, SEEK_CUR);
+	return end < 0 ? -1 : end - (off_t)n;
 }
 
 ssize_t zc_defer_read(int fd, void *buf, size_t n, off_t pos, uint64_t gen, off_t size)
@@ -52,11 +93,13 @@ ssize_t zc_defer_read(int fd, void *buf, size_t n, off_t pos, uint64_t gen, off_
 		zc_fdtab_revalidate(fd, gen); /* forgets a stale entry: the next read classifies afresh */
 		return ZC_DEFER_DECLINED;
 	}
-	off_t before = pos >= 0 ? pos : position(fd, b, head, n);
+	off_t before = pos >= 0 ? pos : position(fd, n);
 	if (before < 0) return ZC_DEFER_DECLINED;
 	int s = -1, src = -1;
-	if (size < before + (off_t)n || (tail && !pread_all(fd, hi, tail, before + (hi - b)))) goto declined;
-	if (pos >= 0 && head && !pread_all(fd, b, head, before)) goto declined;
+	if (size < before + (off_t)n) goto declined;
+	/* the head from the last read's carry, taken before this read's tail refills the slot */
+	if (head && !carry_take(fd, gen, b, head, before) && !pread_all(fd, b, head, before)) goto declined;
+	if (tail && !read_tail(fd, gen, hi, tail, before + (hi - b), head)) goto declined;
 	if ((src = zc_detect_source(fd, gen)) < 0) {
 		zc_count(ZC_fb_table_full, 1);
 		goto declined;

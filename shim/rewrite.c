@@ -305,9 +305,45 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	}
 	if (moved < s->n && moved && kind == ZC_FD_TCP) *closed = keep_socket_error(w->fd, finished_before);
 	if (moved) zc_count(rw_calls[method], 1);
-	zc_detect_consumed(&s->m, moved);
 	*errp = *fallback ? 0 : err;
 	return moved;
+}
+
+/* joins — the file segments after s[i] that continue its range of the same source the same way:
+ * one kernel call sends them all (nginx writes its two 32 KiB buffers with one writev). */
+static int joins(const struct seg *s, int ns, int i)
+{
+	int j = i;
+	for (; j + 1 < ns; j++) {
+		const struct seg *a = &s[j], *b = &s[j + 1];
+		if (!a->file || !b->file || a->m.mapped || b->m.mapped || a->m.stack || b->m.stack ||
+		    a->m.src_fd != b->m.src_fd || a->m.src_gen != b->m.src_gen || a->m.deferred != b->m.deferred ||
+		    (a->m.deferred && a->m.fill_fd != b->m.fill_fd) || a->leased != b->leased || a->m.off + (off_t)a->n != b->m.off)
+			break;
+	}
+	return j - i;
+}
+
+/* kernel_calls — how many calls the request takes: a run of plain segments is one, a file segment
+ * with those it joins one. */
+static int kernel_calls(const struct seg *s, int ns)
+{
+	int c = 0;
+	for (int i = 0; i < ns; i++, c++) {
+		if (s[i].file) i += joins(s, ns, i);
+		else while (i + 1 < ns && !s[i + 1].file) i++;
+	}
+	return c;
+}
+
+/* consumed — moved bytes of the joined segments s[i..i+join] were sent, the first ones first. */
+static void consumed(struct seg *s, int i, int join, size_t moved)
+{
+	for (int k = i; k <= i + join; k++) {
+		size_t c = moved < s[k].n ? moved : s[k].n;
+		zc_detect_consumed(&s[k].m, c);
+		moved -= c;
+	}
 }
 
 /* rewrite — the whole request, segment after segment, with write()'s return conventions. */
@@ -344,7 +380,7 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	 * table's O_NONBLOCK is asked of the kernel first (FIONBIO or another process may have cleared
 	 * it: a blocking split would make the others wait for the peer) */
 	int held = 0;
-	if (gated && ns > 1) {
+	if (gated && kernel_calls(s, ns) > 1) {
 		fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0);
 		if (fl >= 0 && !(fl & O_NONBLOCK)) zc_fdtab_set_flags(w->fd, fl);
 		if (fl < 0 || !(fl & O_NONBLOCK) || !(held = zc_wgate_split_begin(w->fd))) {
@@ -379,14 +415,17 @@ static ssize_t rewrite(const struct zc_wreq *w)
 			i = j - 1;
 			continue;
 		}
-		int fallback = 0, err = 0, closed = 0;
+		int fallback = 0, err = 0, closed = 0, join = joins(s, ns, i);
 		if (s[i].leased && zc_fdtab_lease_enter(s[i].m.src_fd, s[i].m.src_gen)) {
 			zc_count(ZC_fb_lease_broken, 1);
 			ret = finish(w, d.kind, s, ns, i, 0, dpos);
 			goto finished;
 		}
-		size_t moved = send_file_seg(w, d.kind, nonblock, &s[i], w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback,
+		struct seg run = s[i];
+		for (int k = 1; k <= join; k++) run.n += s[i + k].n;
+		size_t moved = send_file_seg(w, d.kind, nonblock, &run, w->call == ZC_CALL_PWRITE ? &dpos : NULL, &err, &fallback,
 					     &closed);
+		consumed(s, i, join, moved);
 		raised |= closed || err == EPIPE;
 		if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
 		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
@@ -397,13 +436,18 @@ static ssize_t rewrite(const struct zc_wreq *w)
 			goto out;
 		}
 		done += moved;
-		if (moved == s[i].n) continue;
+		if (moved == run.n) {
+			i += join;
+			continue;
+		}
 		if (err) {
 			/* EAGAIN, EINTR, EPIPE...: what write would report, the partial count first */
 			ret = done ? (ssize_t)done : -err;
 			goto out;
 		}
-		/* short without an error: the source shrank (or the kernel refused mid-way) */
+		/* short without an error: the source shrank (or the kernel refused mid-way): the rest
+		 * from the buffer, from the joined segment where the transfer stopped */
+		for (; moved >= s[i].n; i++) moved -= s[i].n;
 		ret = finish(w, d.kind, s, ns, i, moved, w->pos + (off_t)done);
 		goto finished;
 	}

@@ -47,7 +47,8 @@
 	ZC_FALLBACKS(X, fb_) ZC_FALLBACKS(X, bytes_fb_) X(peer_error_kept)                     \
 	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)          \
 	X(cap_lease_kept) X(cap_lease_threads_lost) X(cap_lease_failed)                           \
-	X(deferred_reads) X(deferred_bytes) X(materialized) X(materialized_bytes)                  \
+	X(deferred_reads) X(deferred_bytes) X(deferred_heads_carried)                              \
+	X(materialized) X(materialized_bytes)                                                   \
 	X(materialized_fault) X(materialize_errors) X(fault_zero) X(fork_unfilled)                 \
 	X(defer_unavailable) X(defer_stepped_down)                                                \
 	X(maps_tracked) X(maps_refused) X(rw_mapped) X(rw_mapped_bytes)                         \

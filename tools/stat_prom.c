@@ -13,7 +13,7 @@
 enum fam {
 	F_NONE,
 	F_CALLS, F_REWRITES, F_BYTES, F_MAPPED_REWRITES, F_MAPPED_BYTES, F_FALLBACKS, F_FALLBACK_BYTES, F_PEER_ERRORS,
-	F_RECORDS, F_GUARD, F_LEASES, F_CAP_LEASE, F_CAP_LEASE_THREADS, F_DEFERRED_READS, F_DEFERRED_BYTES,
+	F_RECORDS, F_GUARD, F_LEASES, F_CAP_LEASE, F_CAP_LEASE_THREADS, F_DEFERRED_READS, F_DEFERRED_BYTES, F_HEADS_CARRIED,
 	F_NOT_DEFERRED, F_MATERIALIZED, F_MATERIALIZED_BYTES, F_MATERIALIZED_TOUCH, F_MATERIALIZE_ERRORS,
 	F_FAULT_ZERO, F_FORK_UNFILLED, F_MAPS, F_OBSERVED,
 	F_COUNT
@@ -55,6 +55,8 @@ static const struct family fams[F_COUNT] = {
 	[F_DEFERRED_READS] = {"zcshim_deferred_reads_total", "counter", NULL, "Reads that did not copy (deferred)."},
 	[F_DEFERRED_BYTES] = {"zcshim_deferred_bytes_total", "counter", NULL,
 			      "Bytes that deferred reads left for the kernel (the interiors never copied)."},
+	[F_HEADS_CARRIED] = {"zcshim_deferred_heads_carried_total", "counter", NULL,
+			     "Deferred reads whose unaligned head came with the previous read's tail (one read call saved)."},
 	[F_NOT_DEFERRED] = {"zcshim_reads_not_deferred_total", "counter", "reason",
 			    "Reads copied although deferral was wanted, by reason."},
 	[F_MATERIALIZED] = {"zcshim_materialized_total", "counter", NULL, "Deferred records given their bytes later."},
@@ -104,6 +106,7 @@ static const struct row rows[ZC_NCOUNTERS] = {
 	[ZC_cap_lease_kept] = {F_CAP_LEASE, "kept"}, [ZC_cap_lease_failed] = {F_CAP_LEASE, "failed"},
 	[ZC_cap_lease_threads_lost] = {F_CAP_LEASE_THREADS, NULL},
 	[ZC_deferred_reads] = {F_DEFERRED_READS, NULL}, [ZC_deferred_bytes] = {F_DEFERRED_BYTES, NULL},
+	[ZC_deferred_heads_carried] = {F_HEADS_CARRIED, NULL},
 	[ZC_defer_unavailable] = {F_NOT_DEFERRED, "unavailable"},
 	[ZC_defer_stepped_down] = {F_NOT_DEFERRED, "stepped_down"},
 	[ZC_materialized] = {F_MATERIALIZED, NULL}, [ZC_materialized_bytes] = {F_MATERIALIZED_BYTES, NULL},

@@ -3,7 +3,8 @@
 set -u
 : "${ZC_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${ZC_BUILD:=$ZC_ROOT/build}"
-ZC_LIB=$ZC_BUILD/libzcshim.so
+# ZC_LIB_OVERRIDE: another build of the library (an empty one: the counter checks must fail)
+ZC_LIB=${ZC_LIB_OVERRIDE:-$ZC_BUILD/libzcshim.so}
 # ZC_PRELOAD: the LD_PRELOAD value of a shim run. ZC_PRELOAD_FIRST (tests/run-sanitized.sh sets it
 # to libasan, which must be the first library loaded) is put before the shim.
 ZC_PRELOAD=${ZC_PRELOAD_FIRST:+$ZC_PRELOAD_FIRST:}$ZC_LIB

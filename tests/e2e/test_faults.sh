@@ -30,15 +30,15 @@ RECV_OPTS='' ACT=''
 
 # ---- the source truncated by another process between the read and the write ------------------
 # chunk 3 was read whole; the file is cut to 20000 bytes into it. The program wrote what it read.
-TRUNC_AT=$((3 * C + 20000))
+TRUNC_AT=$((3 * C + 20000)) TRUNC_K=3 # TRUNC_K: the handshake's chunk (a pair's index with --pair)
 act_truncate() {
 	local d=$1 t0
-	wait_file "$d/ctl.ready.3" || { echo "no handshake" >"$d/act.err"; return; }
+	wait_file "$d/ctl.ready.$TRUNC_K" || { echo "no handshake" >"$d/act.err"; return; }
 	t0=$(now_ms)
 	# truncate(2) (not coreutils truncate, which opens O_NONBLOCK and gives up on a lease)
 	timeout 20 python3 -c 'import os,sys; os.truncate(sys.argv[1], int(sys.argv[2]))' "$T/trunc.$2.src" $TRUNC_AT
 	echo $? >"$d/act.rc"; echo $(($(now_ms) - t0)) >"$d/act.ms"
-	touch "$d/ctl.go.3"
+	touch "$d/ctl.go.$TRUNC_K"
 }
 head -c $((4 * C)) "$T/f1" >"$T/trunc.expected"
 for lease in off require; do
@@ -65,6 +65,24 @@ for lease in off require; do
 	fi
 	end
 done
+
+# chunks 2 and 3 written by one writev (--pair), joined into one sendfile by the shim: it comes back
+# short inside chunk 3's buffer, and the rest of that buffer goes from memory (pair 0 is probation)
+begin source_truncated_inside_a_joined_pair_lease_off
+ACT=act_truncate TRUNC_K=1
+for v in base shim; do
+	cp "$T/f1" "$T/trunc.$v.src"
+	args=(--src "$T/trunc.@V.src" --buf alt --pair --wr writev --fault 1:handshake)
+	if [ $v = base ]; then run base trunc_pair tcp "${args[@]}"
+	else run shim trunc_pair tcp ZCSHIM_LEASE=off -- "${args[@]}"; fi
+	need "$v: truncate failed or hung" eq "$(cat "$(D trunc_pair $v)/act.rc" 2>/dev/null || echo 1)" 0
+done
+ACT= TRUNC_K=3
+basics trunc_pair "$T/trunc.expected"
+need "bytes_from_buffer $(st trunc_pair bytes_from_buffer), want $((4 * C - TRUNC_AT))" eq "$(st trunc_pair bytes_from_buffer)" $((4 * C - TRUNC_AT))
+need "rw_sendfile_bytes $(st trunc_pair rw_sendfile_bytes), want $((TRUNC_AT - 2 * C))" eq "$(st trunc_pair rw_sendfile_bytes)" $((TRUNC_AT - 2 * C))
+need "rw_sendfile $(st trunc_pair rw_sendfile) calls, want 1 (the joined pair)" eq "$(st trunc_pair rw_sendfile)" 1
+end
 
 # ---- the program changes its buffer between the read and the write ---------------------------
 # flip-all / flip-mid hit the write-protected interior (the kernel marks the page written, seen at

@@ -12,6 +12,8 @@
  *        aligned: one page-aligned buffer; malloc: one malloc'd buffer reused; fresh: a new malloc
  *        per chunk, freed after its write; stack: a VLA; alt: two aligned buffers used in turn
  *        (like nginx); page16: page + 16 so the buffer has an unaligned head and tail
+ *   --pair                           --buf alt with writev/sendmsg: two chunks read into the two
+ *                                    buffers, then written by one call (nginx's output_buffers 2)
  *   --header TEXT [--header-every]   writev/sendmsg: a header iov before the data of the first
  *                                    (or every) chunk
  *   --nonblock                       O_NONBLOCK destination; EAGAIN -> poll(POLLOUT) and resend
@@ -98,7 +100,7 @@ struct opts {
 	enum wr wr;
 	enum bufkind buf;
 	enum dstkind dst;
-	int port, nonblock, sndbuf, threads, fork, header_every, sigpipe_ignore;
+	int port, nonblock, sndbuf, threads, fork, header_every, sigpipe_ignore, pair;
 	long sigalrm_us;
 	size_t chunk;
 	struct fault faults[MAX_FAULTS];
@@ -487,7 +489,7 @@ static void copy_loop(struct ctx *c)
 	tlog(c, "# buffer %s at page offset %lu", buf_names[O.buf], (unsigned long)((uintptr_t)bufs[0] & 4095));
 
 	for (long k = 0;; k++) {
-		char *buf = O.buf == BUF_ALT ? bufs[k & 1] : bufs[0];
+		char *buf = O.buf == BUF_ALT && !O.pair ? bufs[k & 1] : bufs[0];
 		if (O.buf == BUF_FRESH && !(buf = malloc(O.chunk))) die_setup("malloc");
 		ssize_t n = do_read(c, buf, O.chunk);
 		if (n < 0) fail_exit(c, errno);
@@ -495,8 +497,11 @@ static void copy_loop(struct ctx *c)
 			if (O.buf == BUF_FRESH) free(buf);
 			break;
 		}
+		ssize_t n2 = 0;
+		/* --pair: the second buffer's chunk goes out with the first, in the same call */
+		if (O.pair && (size_t)n == O.chunk && (n2 = do_read(c, bufs[1], O.chunk)) < 0) fail_exit(c, errno);
 		run_faults(c, k, buf, (size_t)n);
-		struct iovec seg[3];
+		struct iovec seg[4];
 		int nseg = 0;
 		if (hlen && (O.header_every || k == 0)) seg[nseg++] = (struct iovec){(void *)O.header, hlen};
 		if (O.rd == RD_READV2 && (size_t)n > O.chunk / 2) {
@@ -505,6 +510,8 @@ static void copy_loop(struct ctx *c)
 		} else {
 			seg[nseg++] = (struct iovec){buf, (size_t)n};
 		}
+		if (n2 > 0) seg[nseg++] = (struct iovec){bufs[1], (size_t)n2};
+		n += n2;
 		size_t sent = 0;
 		if (O.fork) {
 			write_in_child(c, k, seg, nseg);
@@ -567,7 +574,8 @@ static void parse_send(int argc, char **argv)
 		{"wr", 1, 0, 'w'},      {"chunk", 1, 0, 'c'},  {"buf", 1, 0, 'b'},        {"header", 1, 0, 'H'},
 		{"header-every", 0, 0, 'E'}, {"nonblock", 0, 0, 'n'}, {"sndbuf", 1, 0, 'B'}, {"threads", 1, 0, 't'},
 		{"fork", 0, 0, 'f'},    {"sigalrm-us", 1, 0, 'a'}, {"sigpipe", 1, 0, 'p'}, {"log", 1, 0, 'l'},
-		{"expect", 1, 0, 'e'},  {"ctl", 1, 0, 'C'},    {"fault", 1, 0, 'F'},      {0, 0, 0, 0},
+		{"expect", 1, 0, 'e'},  {"ctl", 1, 0, 'C'},    {"fault", 1, 0, 'F'},      {"pair", 0, 0, 'P'},
+		{0, 0, 0, 0},
 	};
 	int ch;
 	long long v;
@@ -594,6 +602,7 @@ static void parse_send(int argc, char **argv)
 		case 'H': O.header = optarg; break;
 		case 'E': O.header_every = 1; break;
 		case 'n': O.nonblock = 1; break;
+		case 'P': O.pair = 1; break;
 		case 'B': O.sndbuf = (int)progs_size(optarg); break;
 		case 't':
 			O.threads = atoi(optarg);
@@ -626,6 +635,8 @@ static void parse_send(int argc, char **argv)
 	if ((O.wr == WR_SEND || O.wr == WR_SEND_NOSIG || O.wr == WR_SENDMSG) && O.dst != DST_TCP)
 		usage("send calls need --dst tcp:PORT");
 	if (O.buf == BUF_STACK && O.chunk > MAX_STACK_CHUNK) usage("--buf stack: chunk at most 4M");
+	if (O.pair && (O.buf != BUF_ALT || (O.wr != WR_WRITEV && O.wr != WR_SENDMSG) || O.rd == RD_READV2 || O.fork))
+		usage("--pair needs --buf alt, --wr writev or sendmsg, no readv2, no --fork");
 	if (O.threads > 1 && (O.dst != DST_TCP || O.fork)) usage("--threads needs tcp and no --fork");
 }
 
