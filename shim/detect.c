@@ -35,7 +35,7 @@ struct record {
 /* The shim's own duplicate of each deferred source: a deferred buffer is filled from the file that
  * was read even after the program closed its descriptor behind our back (fclose, a raw close) or
  * put another file at that number. Shared by the records of one source; closed with the last. */
-#define MAX_SOURCES 64
+#define MAX_SOURCES 256 /* as many as fit in zc_dup_high's zone (64 under a soft limit of 1024) */
 struct source {
 	int fd;      /* ours, high and close-on-exec; -1: free */
 	int src_fd;  /* the program's number and its generation, the key */
@@ -687,10 +687,24 @@ int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, 
 /* find_source_locked — the slot of fd's duplicate for generation gen, or MAX_SOURCES. */
 static int find_source_locked(int fd, uint64_t gen)
 {
-	int k;
-	for (k = 0; k < MAX_SOURCES; k++)
-		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) break;
-	return k;
+	/* searched from fd's own place on: found at once while numbers stay under MAX_SOURCES apart */
+	for (int j = 0, k = (unsigned)fd % MAX_SOURCES; j < MAX_SOURCES; j++, k = (k + 1) % MAX_SOURCES)
+		if (sources[k].fd >= 0 && sources[k].src_fd == fd && sources[k].gen == gen) return k;
+	return MAX_SOURCES;
+}
+
+/* evict_unused — closes one duplicate no record needs (its file may be read again: made again then);
+ * its slot, or -1 if every one is in use. */
+static int evict_unused(void)
+{
+	int fd = -1, k;
+	lock();
+	for (k = 0; k < MAX_SOURCES && fd < 0; k++)
+		if (sources[k].fd >= 0 && sources[k].refs <= 0) fd = sources[k].fd, sources[k].fd = -1;
+	unlock();
+	if (fd < 0) return -1;
+	zc_close_own(fd);
+	return k - 1;
 }
 
 /* zc_detect_source — the slot of fd's duplicate (made on first use), with a reference the caller
@@ -701,8 +715,8 @@ int zc_detect_source(int fd, uint64_t gen)
 	int k, freek = -1;
 	lock();
 	k = find_source_locked(fd, gen);
-	for (int j = 0; j < MAX_SOURCES && freek < 0; j++)
-		if (sources[j].fd < 0) freek = j;
+	for (int j = 0, i = (unsigned)fd % MAX_SOURCES; k == MAX_SOURCES && j < MAX_SOURCES && freek < 0; j++, i = (i + 1) % MAX_SOURCES)
+		if (sources[i].fd < 0) freek = i;
 	if (k < MAX_SOURCES) sources[k].refs++;
 	int evict = -1;
 	for (int j = 0; k == MAX_SOURCES && freek < 0 && j < MAX_SOURCES; j++)
@@ -712,6 +726,7 @@ int zc_detect_source(int fd, uint64_t gen)
 	if (k < MAX_SOURCES) return k;
 	if (freek < 0) return -1;
 	int d = zc_dup_high(fd); /* straight there: closing a low one would drop the program's POSIX locks */
+	if (d < 0 && evict_unused() >= 0) d = zc_dup_high(fd); /* the zone is full: an unused one makes room */
 	if (d < 0) return -1;
 	lock();
 	k = find_source_locked(fd, gen);

@@ -1,4 +1,5 @@
 /* state.c — the few process-wide variables every layer reads (see shim.h). */
+#include <limits.h>
 #include "shim.h"
 
 #include <errno.h>
@@ -16,18 +17,22 @@ __thread int zc_depth;
 __thread pid_t zc_tid_cache;
 size_t zc_min_record;
 
-#define OWN_MAX 96
+#define OWN_MAX 352 /* the high zone's most (320) and a few low ones */
 static int own[OWN_MAX]; /* the shim's own descriptors, stored as fd + 1 (0: a free slot) */
+static int own_min = INT_MAX; /* no own descriptor is lower: a program's close of one below asks nothing */
 
 /* own_add — remembers one of the shim's descriptors, so the program's close cannot take it. */
 static void own_add(int fd)
 {
+	for (int m = __atomic_load_n(&own_min, __ATOMIC_RELAXED); fd < m;)
+		if (__atomic_compare_exchange_n(&own_min, &m, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) break;
 	for (int k = 0; k < OWN_MAX; k++)
 		if (__atomic_compare_exchange_n(&own[k], &(int){0}, fd + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
 }
 
 int zc_is_own_fd(int fd)
 {
+	if (fd < __atomic_load_n(&own_min, __ATOMIC_ACQUIRE)) return 0;
 	for (int k = 0; k < OWN_MAX; k++)
 		if (__atomic_load_n(&own[k], __ATOMIC_RELAXED) == fd + 1) return 1;
 	return 0;
@@ -58,13 +63,16 @@ void zc_close_own(int fd)
 /* zc_dup_high — a duplicate of fd near the top of the soft descriptor limit, where a program's next
  * open never lands, made there directly: no low descriptor of the file is ever closed (a close of
  * any descriptor of a file drops the program's POSIX locks on it). From then on the program's
- * close and close_range leave it alone. -1 if none fits. */
+ * close and close_range leave it alone. -1 if none fits. The zone is the limit's top sixteenth,
+ * 64 to 320 numbers (the sources of deferred reads live there: one per file streamed at once). */
 int zc_dup_high(int fd)
 {
 	struct rlimit rl;
 	long base = 900;
-	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
-		base = (long)rl.rlim_cur - 64;
+	if (syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128) {
+		long zone = (long)rl.rlim_cur / 16;
+		base = (long)rl.rlim_cur - (zone < 64 ? 64 : zone > 320 ? 320 : zone);
+	}
 	int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
 	if (high >= 0) own_add(high);
 	return high;

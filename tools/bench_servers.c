@@ -354,7 +354,8 @@ static void init_plan(const struct zc_bench_env *env, struct plan *p)
 	snprintf(p->tmo, sizeof(p->tmo), "%d", env->timeout_s);
 }
 
-/* builtin — legacy_server read+write at the case's chunk (native: its sendfile loop). */
+/* builtin — legacy_server read+write at the case's chunk (native: its sendfile loop), into one
+ * malloc'd buffer (unaligned: a head and a tail to copy), or a page-aligned one (mode 3: TCP read). */
 static void builtin(const struct zc_bench_env *env, const struct zc_bench_case *c,
 		    enum zc_bench_variant v, struct zc_bench_result *r, int mode)
 {
@@ -363,8 +364,8 @@ static void builtin(const struct zc_bench_env *env, const struct zc_bench_case *
 	snprintf(p.chunk, sizeof(p.chunk), "%zu", c->chunk);
 	const char *loop = v == ZC_BENCH_NATIVE ? "sendfile" : "read-write";
 	const char *const srv[] = {env->server, "--file", env->file, "--loop", loop, "--chunk",
-				   p.chunk, mode == 2 ? "--stdout" : "--port", mode == 2 ? NULL : "0",
-				   NULL};
+				   p.chunk, "--buffer", mode == 3 ? "aligned" : "malloc",
+				   mode == 2 ? "--stdout" : "--port", mode == 2 ? NULL : "0", NULL};
 	args(p.srv, srv);
 	if (mode == 2) {
 		const char *const cli[] = {env->client, "--pipe", NULL};
@@ -388,6 +389,13 @@ static void run_tcp_read(const struct zc_bench_env *env, const struct zc_bench_c
 			 enum zc_bench_variant v, struct zc_bench_result *r)
 {
 	builtin(env, c, v, r, 1);
+}
+
+/* run_aligned — builtin server with a page-aligned buffer to a reading receiver. */
+static void run_aligned(const struct zc_bench_env *env, const struct zc_bench_case *c,
+			enum zc_bench_variant v, struct zc_bench_result *r)
+{
+	builtin(env, c, v, r, 3);
 }
 
 /* run_pipe — builtin server writing to a pipe read by the receiver. */
@@ -638,12 +646,14 @@ static const char *avail_python(const struct zc_bench_env *env)
 }
 
 const struct zc_bench_scenario zc_bench_scenarios[] = {
-	{"builtin-tcp-discard", "legacy_server read+write -> TCP; receiver drops bytes with "
+	{"builtin-tcp-discard", "legacy_server read+write (malloc'd buffer) -> TCP; receiver drops bytes with "
 	 "recv(MSG_TRUNC), payload verified by sampling (sender-bound). native: sendfile loop",
 	 1, 1, avail_builtin, run_tcp_discard},
-	{"builtin-tcp-read", "legacy_server read+write -> TCP; receiver reads and sha256s "
+	{"builtin-tcp-read", "legacy_server read+write (malloc'd buffer) -> TCP; receiver reads and sha256s "
 	 "everything. native: sendfile loop", 1, 1, avail_builtin, run_tcp_read},
-	{"builtin-pipe", "legacy_server read+write -> stdout pipe -> legacy_client --pipe. "
+	{"builtin-aligned", "builtin-tcp-read with a page-aligned buffer (no head or tail to copy)",
+	 1, 1, avail_builtin, run_aligned},
+	{"builtin-pipe", "legacy_server read+write (malloc'd buffer) -> stdout pipe -> legacy_client --pipe. "
 	 "native: sendfile into the pipe", 1, 1, avail_builtin, run_pipe},
 	{"nginx", "nginx 'sendfile off' (pread+writev 32K, non-blocking), curl | legacy_client. "
 	 "native: 'sendfile on'", 0, 1, avail_nginx, run_nginx},

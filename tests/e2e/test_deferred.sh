@@ -195,6 +195,21 @@ case_rawsys() { # write | vmsplice | pvread | rawread
 	check_case "rs_$1" materialized_fault rw_splice_bytes
 }
 
+# ---- 15: 200 descriptors of the source streamed at once (a server's connections) ------------------
+# Each stream's deferred reads need a duplicate of its own descriptor, kept in the top sixteenth of
+# the soft descriptor limit: 4096 leaves room for all of them; 1024 for 64, the rest read plainly
+case_many() { # 4096 | 1024
+	begin "deferred_200_streams_at_once_nofile_$1"
+	(ulimit -n "$1" && both "many_$1" "$T/f2" many --variant 200)
+	if [ "$1" = 4096 ]; then
+		need "deferred_reads $(st "many_$1" deferred_reads), want >= $((200 * 30))" ge "$(st "many_$1" deferred_reads)" $((200 * 30))
+		need "fb_table_full $(st "many_$1" fb_table_full), want 0" eq "$(st "many_$1" fb_table_full)" 0
+		check_case "many_$1" rw_splice_bytes
+	else
+		check_case "many_$1" fb_table_full
+	fi
+}
+
 want() { [ -z "${DEFERRED_ITEMS:-}" ] || [[ " $DEFERRED_ITEMS " == *" $1 "* ]]; }
 want 1 && case_hash
 want 2 && for v in read poke; do case_touch3 $v; done
@@ -211,6 +226,7 @@ want 11 && for v in libc raw part rawpart; do case_remap $v; done
 want 12 && for v in all part heap raw split mlock; do case_dontneed $v; done
 want 13 && for v in self true fail; do case_exec $v; done
 want 14 && for v in write vmsplice pvread rawread; do case_rawsys $v; done
+want 15 && for n in 4096 1024; do case_many $n; done
 # ---- 15: a shared buffer is never deferred (a child forked earlier maps the same pages): same bytes,
 # seen alike by the child; the writes are still rewritten (eagerly) or passed through, never wrong
 if want 15; then

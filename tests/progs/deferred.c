@@ -42,6 +42,9 @@
  *   exec-child  (exec self) logs the argument's hash and the inherited offset, copies the rest
  *   shared      a MAP_SHARED anonymous buffer read by a child forked before the copy, after each
  *               read: the child's hash is logged (never deferred: only private memory is)
+ *   many        --variant N: the source opened N times (N descriptors, as N connections of a server),
+ *               read round-robin a chunk from each into that stream's own malloc'd buffer, each
+ *               chunk written as it is read; the streams end together (logs "streams N")
  *   rawsys      odd chunks, the buffer given to a call the shim does not see: variant write
  *               (syscall write, instead of write) | vmsplice | pvread (process_vm_readv) | rawread
  *               (syscall read of 10000 bytes of --src2 into the buffer at +20000)
@@ -861,6 +864,34 @@ static void item_shared(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* item_many — N streams at once: each deferred read needs its own source's duplicate */
+static void item_many(void)
+{
+	int n = O.variant ? atoi(O.variant) : 0;
+	if (n < 1 || n > 512) usage("many: --variant 1..512");
+	struct loop *l = calloc((size_t)n, sizeof *l);
+	if (!l) die_setup("calloc");
+	for (int i = 0; i < n; i++) {
+		l[i].src = open_or_die(O.src, O_RDONLY);
+		if (!(l[i].buf = malloc(CHUNK))) die_setup("malloc");
+	}
+	for (int live = n; live > 0;) {
+		live = 0;
+		for (int i = 0; i < n; i++) {
+			if (l[i].src < 0) continue;
+			ssize_t got = logged_read(l[i].k, &l[i]);
+			if (got < 0) finish(1, errno);
+			if (got == 0) {
+				close(l[i].src), l[i].src = -1;
+				continue;
+			}
+			live++;
+			if (write_all(l[i].k++, 1, l[i].buf, (size_t)got) < 0) finish(1, errno);
+		}
+	}
+	tlog("streams %d", n);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"log", 1, 0, 'l'}, {"src", 1, 0, 's'}, {"src2", 1, 0, 'S'},
@@ -873,7 +904,7 @@ int main(int argc, char **argv)
 		     {"thread", item_thread}, {"fork", item_fork}, {"leasebreak", item_leasebreak},
 		     {"truncate", item_truncate}, {"eof", item_eof}, {"freeuse", item_freeuse},
 		     {"mapfixed", item_mapfixed}, {"remap", item_remap}, {"dontneed", item_dontneed}, {"exec", item_exec},
-		     {"exec-child", item_exec_child}, {"rawsys", item_rawsys}, {"shared", item_shared}};
+		     {"exec-child", item_exec_child}, {"rawsys", item_rawsys}, {"shared", item_shared}, {"many", item_many}};
 	int c;
 	if (argc < 2) usage("no item");
 	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
