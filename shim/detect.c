@@ -263,26 +263,45 @@ static int install(const struct record *c, const char *tmp, const char *ha, cons
 	return r;
 }
 
-/* fill_except — fill, leaving [ha, he) as it is (NULL: the whole interior). */
+/* The fault thread's scratch, mapped when it starts and filled a piece at a time: mapped later, at
+ * the first fault, it could land in a hole the program had just made in its own memory (an mremap
+ * of part of a buffer) and be mapped over when the program moves pages back there, leaving the
+ * thread to fault on its own scratch with the program waiting for it. Other threads map one per fill. */
+#define SCRATCH (1UL << 20)
+static char *fault_scratch;
+
+void zc_detect_fault_thread_init(void)
+{
+	if (fault_scratch) return; /* a restarted thread (after fork) keeps it */
+	void *p = (void *)syscall(SYS_mmap, NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fault_scratch = p == MAP_FAILED ? NULL : p;
+}
+
+static void fill_piece(const struct record *c, const char *ha, const char *he);
+
+/* fill_except — fill, leaving [ha, he) as it is (NULL: the whole interior); a piece at a time. */
 static void fill_except(const struct record *c, const char *ha, const char *he)
+{
+	if (c->src >= 0 || c->src_fd >= 0) zc_count(ZC_materialized, 1);
+	for (char *p = c->lo; p < c->hi; p += SCRATCH) {
+		struct record piece = *c;
+		piece.lo = p, piece.hi = (size_t)(c->hi - p) > SCRATCH ? p + SCRATCH : c->hi;
+		fill_piece(&piece, ha, he);
+	}
+}
+
+/* fill_piece — fill_except of at most SCRATCH bytes. */
+static void fill_piece(const struct record *c, const char *ha, const char *he)
 {
 	size_t len = (size_t)(c->hi - c->lo), got = 0;
 	off_t off = c->off + (c->lo - c->buf);
-	/* the fault thread keeps its scratch (faults are its whole job); others map one for the call */
-	static __thread char *kept;
-	static __thread size_t kept_len;
-	int keep = zc_fault_thread();
-	char *tmp = keep && kept_len >= len ? kept : (char *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-								   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *kept = zc_fault_thread() ? fault_scratch : NULL;
+	char *tmp = kept ? kept : (char *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp == MAP_FAILED) {
 		zc_count(ZC_materialize_errors, 1);
 		static const char zeros[PAGE];
 		for (size_t k = 0; k < len; k += PAGE) zc_guard_fill(c->lo + k, zeros, PAGE);
 		return;
-	}
-	if (keep && tmp != kept) {
-		if (kept) syscall(SYS_munmap, kept, kept_len);
-		kept = tmp, kept_len = len;
 	}
 	if (c->src < 0 && c->src_fd < 0) { /* claimed, not read yet: nothing to give but zeros */
 		memset(tmp, 0, len);
@@ -293,7 +312,6 @@ static void fill_except(const struct record *c, const char *ha, const char *he)
 			got += (size_t)r;
 		}
 		if (got < len) zc_count(ZC_materialize_errors, 1), memset(tmp + got, 0, len - got);
-		zc_count(ZC_materialized, 1);
 		zc_count(ZC_materialized_bytes, len);
 	}
 	if (install(c, tmp, ha, he) < 0) zc_count(ZC_materialize_errors, 1);

@@ -91,6 +91,8 @@ int zc_detect_defer_commit(int s, uint64_t id, void *buf, size_t n, int src_fd, 
 /* The slot of the shim's own duplicate of fd (made on first use) that fills its deferred buffers; -1: none. */
 int zc_detect_source(int fd, uint64_t gen);
 void zc_detect_source_put(int src);
+/* The fault thread's scratch, mapped before it starts (detect.c says why). */
+void zc_detect_fault_thread_init(void);
 /* The fault thread: the kernel's events for registered ranges (userfaultfd UNMAP/REMOVE, REMAP). */
 void zc_detect_on_unmap(void *p, size_t n);
 void zc_detect_on_remap(void *from, void *to, size_t len);

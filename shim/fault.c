@@ -104,6 +104,7 @@ int zc_fault_start(int uffd)
 	sigset_t all, old;
 	if (__atomic_load_n(&running, __ATOMIC_ACQUIRE)) return 0;
 	ufd = uffd;
+	zc_detect_fault_thread_init(); /* before the thread: a fault may come at once */
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&a, 128 * 1024);
