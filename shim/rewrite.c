@@ -259,10 +259,27 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		*errp = EAGAIN;
 		return 0;
 	}
+	int full = 0; /* a blocking pipe's splice came back short: the pipe is full */
 	while (moved < s->n) {
 		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
 		int nb = nonblock || (method == M_SPLICE && moved > 0);
+		if (full && !nonblock) {
+			/* the last splice filled the pipe: wait for room at once rather than be told EAGAIN,
+			 * once the real O_NONBLOCK is known (the table's may be stale: FIONBIO, a raw fcntl) */
+			if (!asked++ && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK)) {
+				zc_fdtab_set_flags(w->fd, fl);
+				err = EAGAIN; /* non-blocking after all: the partial count, as write gives */
+				break;
+			}
+			struct pollfd p = {.fd = w->fd, .events = POLLOUT};
+			/* poll is never restarted after a handler: EINTR here is write's partial return */
+			if (poll(&p, 1, -1) < 0 && errno == EINTR) {
+				err = EINTR;
+				break;
+			}
+		}
 		ssize_t r = kcall(method, w->fd, src, &off, s->n - moved, nb, dpos);
+		full = method == M_SPLICE && r > 0 && moved + (size_t)r < s->n;
 		if (r > 0) {
 			moved += (size_t)r;
 			zc_count(rw_bytes[method], (uint64_t)r);

@@ -149,6 +149,28 @@ need "rw_splice_bytes $(st eintrp rw_splice_bytes), want >= 1 MiB" ge "$(st eint
 need "byte accounting" accounted eintrp
 end
 
+# ---- the pipe made non-blocking behind the shim's back (ioctl FIONBIO) in the middle ---------------
+# 256 KiB writes into a 64 KiB pipe wait for room between splices; from chunk 3 on (the pipe drained
+# first, so the change shows only once a splice has moved something) they must come
+# back partial or EAGAIN as write's do, not wait
+begin pipe_made_nonblocking_by_fionbio_slow_reader
+PIPE_READER=("${SLOW_READER[@]}")
+both fionbio pipe --src "$T/f2" --chunk 256K --fault 3:fionbio --fault 3:sleep:300
+PIPE_READER=(cat)
+for v in base shim; do
+	need "$v exit $(rc fionbio $v)" eq "$(rc fionbio $v)" 0
+	need "$v output differs from the source" same "$(D fionbio $v)/out" "$T/f2"
+	need "$v expect-file differs" same "$(D fionbio $v)/exp" "$T/f2"
+	need "$v: no write came back partial or EAGAIN after FIONBIO" ge $(($(partials "$(D fionbio $v)/log") + $(grep -c ' EAGAIN$' "$(D fionbio $v)/log"))) 1
+	# non-blocking, a write takes what room there is (64 KiB of pipe and what the reader frees meanwhile),
+	# never waits for the rest of its 256 KiB
+	big=$(awk '/^fault 3 fionbio/ { on = 1 } on && $1 == "w" && $4 > m { m = $4 } END { print m + 0 }' "$(D fionbio $v)/log")
+	need "$v: a write after FIONBIO returned $big bytes, want <= 128 KiB" [ "$big" -le 131072 ]
+done
+need "read-side calls / chunk summaries differ" same_calls fionbio
+need "rw_splice_bytes $(st fionbio rw_splice_bytes), want > 0" ge "$(st fionbio rw_splice_bytes)" 1
+end
+
 # ---- a one-shot alarm bounds a blocking write to a stalled peer --------------------------------
 # 1 MiB chunks; the peer reads chunk 0 and 64 KiB more, then stops for 8 s. An alarm 300 ms before
 # the write of chunk 1 (chunk 0 is the probation chunk; chunk 1 is rewritten): without the shim the

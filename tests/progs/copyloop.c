@@ -36,6 +36,8 @@
  *        rawclose-reopen:PATH  syscall(SYS_close) then open(PATH)
  *        dup2:PATH | rawdup2:PATH   open PATH and dup2 it over src (libc / raw syscall)
  *        alarm:MS           one-shot SIGALRM MS ms later; the chunk's first write is timed
+ *        fionbio            ioctl(FIONBIO) makes the destination non-blocking (a change the shim
+ *                           does not see); EAGAIN is waited for from then on, as with --nonblock
  *
  * Transcript, one line per event, written with raw syscalls so the shim never sees them:
  *   "open src 3" / "open dst 4"                 descriptors as the program got them
@@ -64,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -411,6 +414,10 @@ static void run_faults(struct ctx *c, long k, char *buf, size_t n)
 			tlog(c, "dup2 %d %s", r, ename(r < 0 ? errno : 0));
 			if (f->op[0] == 'r') syscall(SYS_close, fd);
 			else close(fd);
+		} else if (!strcmp(f->op, "fionbio")) {
+			int one = 1;
+			if (ioctl(c->dst, FIONBIO, &one) < 0) fail_exit(c, errno);
+			O.nonblock = 1;
 		} else if (!strcmp(f->op, "alarm")) {
 			struct itimerval it = {{0, 0}, {atol(f->arg) / 1000, (atol(f->arg) % 1000) * 1000}};
 			setitimer(ITIMER_REAL, &it, NULL);
