@@ -441,9 +441,11 @@ static int report(struct bench_opts *o, const struct zc_bench_env *env,
 	zc_bench_summarize(env, rs, nr, sum, &ns);
 	zc_bench_print_table(sum, ns);
 	zc_bench_print_reasons(rs, nr, sum, ns);
+	fflush(stdout); /* the table whole before the file names on stderr, also into one file */
 	if (zc_bench_observe(rs, nr, sum, ns, &o->model, &cal))
 		write_costs(env, &cal, o->rounds);
 	zc_bench_print_observe(sum, ns);
+	fflush(stdout);
 	if (!o->json)
 		o->json = default_path(env, o->json_buf, sizeof(o->json_buf), "results.json");
 	if (!o->plot)
