@@ -277,19 +277,6 @@ void zc_detect_fault_thread_init(void)
 	fault_scratch = p == MAP_FAILED ? NULL : p;
 }
 
-static void fill_piece(const struct record *c, const char *ha, const char *he);
-
-/* fill_except — fill, leaving [ha, he) as it is (NULL: the whole interior); a piece at a time. */
-static void fill_except(const struct record *c, const char *ha, const char *he)
-{
-	if (c->src >= 0 || c->src_fd >= 0) zc_count(ZC_materialized, 1);
-	for (char *p = c->lo; p < c->hi; p += SCRATCH) {
-		struct record piece = *c;
-		piece.lo = p, piece.hi = (size_t)(c->hi - p) > SCRATCH ? p + SCRATCH : c->hi;
-		fill_piece(&piece, ha, he);
-	}
-}
-
 /* fill_piece — fill_except of at most SCRATCH bytes. */
 static void fill_piece(const struct record *c, const char *ha, const char *he)
 {
@@ -316,6 +303,17 @@ static void fill_piece(const struct record *c, const char *ha, const char *he)
 	}
 	if (install(c, tmp, ha, he) < 0) zc_count(ZC_materialize_errors, 1);
 	if (tmp != kept) syscall(SYS_munmap, tmp, len);
+}
+
+/* fill_except — fill, leaving [ha, he) as it is (NULL: the whole interior); a piece at a time. */
+static void fill_except(const struct record *c, const char *ha, const char *he)
+{
+	if (c->src >= 0 || c->src_fd >= 0) zc_count(ZC_materialized, 1);
+	for (char *p = c->lo; p < c->hi; p += SCRATCH) {
+		struct record piece = *c;
+		piece.lo = p, piece.hi = (size_t)(c->hi - p) > SCRATCH ? p + SCRATCH : c->hi;
+		fill_piece(&piece, ha, he);
+	}
 }
 
 /* materialize_locked — a deferred record gets its bytes: busy while filling (faults on it wait),
@@ -711,18 +709,29 @@ static int find_source_locked(int fd, uint64_t gen)
 	return MAX_SOURCES;
 }
 
-/* evict_unused — closes one duplicate no record needs (its file may be read again: made again then);
- * its slot, or -1 if every one is in use. */
+/* unused_locked — frees the slot of one duplicate no record needs (its file may be read again: made
+ * again then), its descriptor left in *fd for the caller to close once the lock is let go; the
+ * slot, or -1 if every one is in use. */
+static int unused_locked(int *fd)
+{
+	for (int k = 0; k < MAX_SOURCES; k++)
+		if (sources[k].fd >= 0 && sources[k].refs <= 0) {
+			*fd = sources[k].fd, sources[k].fd = -1;
+			return k;
+		}
+	return -1;
+}
+
+/* evict_unused — closes one duplicate no record needs; 0, or -1 if every one is in use. */
 static int evict_unused(void)
 {
-	int fd = -1, k;
+	int fd = -1;
 	lock();
-	for (k = 0; k < MAX_SOURCES && fd < 0; k++)
-		if (sources[k].fd >= 0 && sources[k].refs <= 0) fd = sources[k].fd, sources[k].fd = -1;
+	int k = unused_locked(&fd);
 	unlock();
-	if (fd < 0) return -1;
+	if (k < 0) return -1;
 	zc_close_own(fd);
-	return k - 1;
+	return 0;
 }
 
 /* zc_detect_source — the slot of fd's duplicate (made on first use), with a reference the caller
@@ -737,8 +746,7 @@ int zc_detect_source(int fd, uint64_t gen)
 		if (sources[i].fd < 0) freek = i;
 	if (k < MAX_SOURCES) sources[k].refs++;
 	int evict = -1;
-	for (int j = 0; k == MAX_SOURCES && freek < 0 && j < MAX_SOURCES; j++)
-		if (sources[j].refs <= 0) evict = sources[j].fd, sources[j].fd = -1, freek = j; /* full: an unused one goes */
+	if (k == MAX_SOURCES && freek < 0) freek = unused_locked(&evict); /* full: an unused one goes */
 	unlock();
 	if (evict >= 0) zc_close_own(evict);
 	if (k < MAX_SOURCES) return k;

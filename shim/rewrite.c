@@ -233,13 +233,30 @@ static int keep_socket_error(int fd, int finished_before)
 	return 1;
 }
 
+/* room — the destination is full (EAGAIN, or a splice that filled the pipe). The real O_NONBLOCK
+ * is asked once per call (*asked): the table's may be stale (FIONBIO, a raw fcntl, another
+ * process). Still blocking, and nb (the call was made non-blocking by the shim), it waits for room
+ * with poll, which a handler never restarts. 0: room now; else the errno write gives: EAGAIN, or
+ * EINTR after progress (write's partial return). */
+static int room(int fd, int nb, int *asked, int *nonblock)
+{
+	int fl;
+	if (!(*asked)++ && (fl = (int)zc_raw_fcntl(fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != *nonblock) {
+		zc_fdtab_set_flags(fd, fl);
+		*nonblock = fl & O_NONBLOCK;
+	}
+	if (!nb || *nonblock) return EAGAIN;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	return poll(&p, 1, -1) < 0 && errno == EINTR ? EINTR : 0;
+}
+
 /* send_file_seg — moves one file segment; returns bytes moved. *errp: the error that stopped it
  * (0 when the source came back short); *fallback: the counter when the kernel refused the call;
  * *closed: a TCP transfer stopped short on a closed connection. */
 static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, struct seg *s, off_t *dpos, int *errp,
 			    int *fallback, int *closed)
 {
-	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE, fl, asked = 0;
+	int method = kind == ZC_FD_PIPE ? M_SPLICE : kind == ZC_FD_FILE ? M_CFR : M_SENDFILE, asked = 0;
 	off_t off = s->m.off;
 	size_t moved = 0;
 	int err = 0, src = s->m.deferred ? s->m.fill_fd : s->m.src_fd; /* deferred: the shim's duplicate */
@@ -263,21 +280,8 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	while (moved < s->n) {
 		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
 		int nb = nonblock || (method == M_SPLICE && moved > 0);
-		if (full && !nonblock) {
-			/* the last splice filled the pipe: wait for room at once rather than be told EAGAIN,
-			 * once the real O_NONBLOCK is known (the table's may be stale: FIONBIO, a raw fcntl) */
-			if (!asked++ && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK)) {
-				zc_fdtab_set_flags(w->fd, fl);
-				err = EAGAIN; /* non-blocking after all: the partial count, as write gives */
-				break;
-			}
-			struct pollfd p = {.fd = w->fd, .events = POLLOUT};
-			/* poll is never restarted after a handler: EINTR here is write's partial return */
-			if (poll(&p, 1, -1) < 0 && errno == EINTR) {
-				err = EINTR;
-				break;
-			}
-		}
+		/* the last splice filled the pipe: wait for room at once rather than be told EAGAIN */
+		if (full && !nonblock && (err = room(w->fd, 1, &asked, &nonblock))) break;
 		ssize_t r = kcall(method, w->fd, src, &off, s->n - moved, nb, dpos);
 		full = method == M_SPLICE && r > 0 && moved + (size_t)r < s->n;
 		if (r > 0) {
@@ -299,19 +303,7 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		if (r == 0) break; /* the source shrank: the rest comes from the buffer */
 		err = errno;
 		if (err == EINTR && nonblock && kind == ZC_FD_TCP) err = EAGAIN; /* a signal never cuts a non-blocking write */
-		/* asked once per call: a pipe's blocking write waits here once per pipe-full */
-		if (err == EAGAIN && !asked++ && (fl = (int)zc_raw_fcntl(w->fd, F_GETFL, 0)) >= 0 && (fl & O_NONBLOCK) != nonblock) {
-			/* the table's O_NONBLOCK was stale (FIONBIO, a raw fcntl, another process): follow the real one */
-			zc_fdtab_set_flags(w->fd, fl);
-			nonblock = fl & O_NONBLOCK;
-		}
-		if (err == EAGAIN && nb && !nonblock) {
-			struct pollfd p = {.fd = w->fd, .events = POLLOUT};
-			/* poll is never restarted after a handler: EINTR here is write's partial return */
-			if (poll(&p, 1, -1) >= 0 || errno != EINTR) continue;
-			err = EINTR;
-			break;
-		}
+		if (err == EAGAIN && !(err = room(w->fd, nb, &asked, &nonblock))) continue;
 		if (err == ENOSYS) method_gone[method] = 1;
 		if (err == EXDEV && method == M_CFR && w->call != ZC_CALL_PWRITE) {
 			method = M_SENDFILE; /* across filesystems sendfile still works */

@@ -1,8 +1,8 @@
 /* state.c — the few process-wide variables every layer reads (see shim.h). */
-#include <limits.h>
 #include "shim.h"
 
 #include <errno.h>
+#include <limits.h>
 
 #include <fcntl.h>
 #include <sys/resource.h>
