@@ -226,6 +226,41 @@ void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason)
 	unlock();
 }
 
+/* The last two quick notes of this thread: a copy loop may read into two buffers before writing. */
+static __thread struct quick {
+	const char *buf;
+	size_t len;
+	int reason;
+} quick[2];
+static __thread unsigned quick_next;
+__thread int zc_detect_quick_live;
+
+void zc_detect_quick_note(const void *buf, size_t len, int reason)
+{
+	for (int k = 0; k < 2; k++) /* a buffer read into again replaces its own note */
+		if (quick[k].buf == buf) {
+			quick[k].len = len, quick[k].reason = reason;
+			return;
+		}
+	quick[quick_next++ & 1] = (struct quick){buf, len, reason};
+	zc_detect_quick_live = 1;
+}
+
+int zc_detect_quick_reason(const void *p, size_t n)
+{
+	const char *q = p;
+	for (int k = 0; k < 2; k++)
+		if (quick[k].buf && q >= quick[k].buf && q + n <= quick[k].buf + quick[k].len) return quick[k].reason;
+	return 0;
+}
+
+void zc_detect_quick_drop(const void *p, size_t n)
+{
+	const char *q = p;
+	for (int k = 0; k < 2; k++)
+		if (quick[k].buf && q < quick[k].buf + quick[k].len && quick[k].buf < q + n) quick[k].buf = NULL;
+}
+
 /* wait_busy_locked — another thread owns slot s (zapping or filling it): let it finish. The owner
  * never waits for the table lock while it holds a record busy, so this ends; the fault thread,
  * which must never wait for good, asks for bounded (about 20 ms). 1 when the record left BUSY. */

@@ -70,6 +70,12 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off,
 /* A read whose bytes may not be rewritten: remembered unguarded, so the write can count the real
  * reason instead of "no record". */
 void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason);
+/* A steady source's read (zc_fdtab_steady) is noted on the reading thread only, without the table or
+ * its lock: quick_reason gives the reason when a write of [p, p+n) from this thread passes, else 0. */
+void zc_detect_quick_note(const void *buf, size_t len, int reason);
+int zc_detect_quick_reason(const void *p, size_t n);
+void zc_detect_quick_drop(const void *p, size_t n); /* [p, p+n) is about to be written over */
+extern __thread int zc_detect_quick_live;         /* this thread has made a quick note: look */
 /* The kernel or the allocator is about to reuse [p, p+n): forget records there. */
 void zc_detect_drop_range(const void *p, size_t n);
 /* The same for memory given back (free, munmap, madvise, mmap over it): deferred bytes are not filled. */

@@ -1,6 +1,7 @@
 /* fdtab.c — uthash map fd -> zc_fd_info with the shim's own allocator, plus a byte cache of kinds. */
 #include "fdtab.h"
 #include "real.h"
+#include "stats.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -27,6 +28,16 @@ struct entry {
 
 #define FAST_FDS 4096
 static uint8_t kind_cache[FAST_FDS]; /* 0 = unknown; read without the lock */
+static uint8_t steady_cache[FAST_FDS]; /* 0, or STEADY_SMALL / STEADY_STACK: read without the lock */
+enum { STEADY_SMALL = 1, STEADY_STACK = 2 };
+
+/* forget_fast — the number names something else now: its lock-free bytes go with the entry. */
+static void forget_fast(int fd)
+{
+	if (fd < 0 || fd >= FAST_FDS) return;
+	__atomic_store_n(&kind_cache[fd], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&steady_cache[fd], 0, __ATOMIC_RELAXED);
+}
 static struct entry *table;
 static struct entry *free_list;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -135,6 +146,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 		e->i = i;
 		HASH_ADD_INT(table, i.fd, e);
 		if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], (uint8_t)i.kind, __ATOMIC_RELAXED);
+		if (fd < FAST_FDS) __atomic_store_n(&steady_cache[fd], 0, __ATOMIC_RELAXED);
 	}
 	if (e) *out = e->i;
 	else *out = i; /* out of memory: answer, but remember nothing */
@@ -166,7 +178,7 @@ static void remove_locked(struct entry *e)
 {
 	if (e->i.pending_err) __atomic_fetch_sub(&zc_fdtab_pending, 1, __ATOMIC_RELAXED);
 	HASH_DEL(table, e);
-	if (e->i.fd >= 0 && e->i.fd < FAST_FDS) __atomic_store_n(&kind_cache[e->i.fd], 0, __ATOMIC_RELAXED);
+	forget_fast(e->i.fd);
 	e->next_free = free_list;
 	free_list = e;
 }
@@ -179,7 +191,7 @@ void zc_fdtab_forget(int fd)
 	tlock();
 	HASH_FIND_INT(table, &fd, e);
 	if (e) remove_locked(e);
-	else if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], 0, __ATOMIC_RELAXED);
+	else forget_fast(fd);
 	tunlock();
 }
 
@@ -291,6 +303,24 @@ void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes)
 	WITH_ENTRY(fd, gen, i->proven_min = min_bytes > 0 ? min_bytes : 1);
 }
 
+int zc_fdtab_steady(int fd)
+{
+	if (fd < 0 || fd >= FAST_FDS) return 0;
+	switch (__atomic_load_n(&steady_cache[fd], __ATOMIC_RELAXED)) {
+	case STEADY_SMALL: return ZC_fb_small;
+	case STEADY_STACK: return ZC_fb_stack_buffer;
+	default: return 0;
+	}
+}
+
+void zc_fdtab_note_small(int fd, uint64_t gen, int reason)
+{
+	uint8_t code = reason == ZC_fb_small ? STEADY_SMALL : reason == ZC_fb_stack_buffer ? STEADY_STACK : 0;
+	if (!code || fd < 0 || fd >= FAST_FDS || __atomic_load_n(&steady_cache[fd], __ATOMIC_RELAXED) == code) return;
+	/* set under the lock, as a close or a new classification clears it */
+	WITH_ENTRY(fd, gen, if (++i->small_streak >= ZC_STEADY_AFTER) __atomic_store_n(&steady_cache[fd], code, __ATOMIC_RELAXED));
+}
+
 unsigned zc_fdtab_pending;
 
 void zc_fdtab_set_pending(int fd, int err)
@@ -342,6 +372,7 @@ int zc_fdtab_atfork_child(void)
 		table = NULL; /* entries leak into the pool: a rare child, a few KiB */
 		free_list = NULL;
 		memset(kind_cache, 0, sizeof kind_cache);
+		memset(steady_cache, 0, sizeof steady_cache);
 		__atomic_store_n(&zc_fdtab_pending, 0, __ATOMIC_RELAXED);
 	}
 	return torn;

@@ -44,6 +44,7 @@ struct zc_fd_info {
 	pid_t writer;   /* last thread that wrote (sockets, pipes) */
 	int multi_writer;
 	int pending_err; /* an error the kernel call consumed where write would report it next (rewrite.c) */
+	int small_streak; /* reads noted small (or on the stack) whose writes then passed: see zc_fdtab_steady */
 	int dsts[ZC_FD_DSTS];
 };
 
@@ -74,6 +75,12 @@ void zc_fdtab_note_used(int fd, uint64_t gen, int used);
 void zc_fdtab_note_fault(int fd, uint64_t gen);
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes);
+/* A source whose copy loop reads chunks nothing can rewrite (ZC_fb_small, ZC_fb_stack_buffer): after
+ * ZC_STEADY_AFTER such writes its reads skip the policy and the table (interpose_io.c). steady reads
+ * the reason without the lock, 0 if none; note_small counts one more. */
+#define ZC_STEADY_AFTER 16
+int zc_fdtab_steady(int fd);
+void zc_fdtab_note_small(int fd, uint64_t gen, int reason);
 /* The next write-like call on fd must fail with err (0: nothing pending). take returns and clears it. */
 extern unsigned zc_fdtab_pending; /* entries with an error pending: 0 lets writes skip the lookup */
 void zc_fdtab_set_pending(int fd, int err);

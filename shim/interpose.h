@@ -13,6 +13,7 @@
 static inline void kernel_writes(const void *p, size_t n)
 {
 	if (__atomic_load_n(&zc_detect_live, __ATOMIC_RELAXED)) zc_detect_drop_range(p, n);
+	if (zc_detect_quick_live) zc_detect_quick_drop(p, n);
 }
 
 /* kernel_reads — the kernel is about to read [p, p+n) on the program's behalf without the shim

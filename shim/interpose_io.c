@@ -106,6 +106,48 @@ static inline int quiet(void)
 	return !matchable() && !__atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED);
 }
 
+/* steady — a read by a steady source (zc_fdtab_steady) that the policy would note for the same
+ * reason: too small for every mode (or the buffer on the stack, as before). Bigger reads, or a
+ * buffer of the other kind, take the whole path. */
+static int steady(int why, const void *buf, size_t n)
+{
+	if (n < zc_min_record || zc_cfg.mode == ZC_MODE_OFF) return 0;
+	int stack = !zc_cfg.stack_buffers && zc_policy_on_stack(buf);
+	if (why == ZC_fb_stack_buffer) return stack;
+	return !stack && (long)n < zc_cfg.guard_min_bytes && (zc_cfg.mode < ZC_MODE_DEFERRED || (long)n < zc_cfg.defer_min_bytes);
+}
+
+/* unrecorded — why a write that matched no record passes: a quick note's reason, else no_record. */
+static enum zc_counter unrecorded(const void *p, size_t n)
+{
+	if (zc_cfg.mode == ZC_MODE_OFF) return ZC_fb_mode_off;
+	int why = zc_detect_quick_live ? zc_detect_quick_reason(p, n) : 0;
+	return why ? (enum zc_counter)why : ZC_fb_no_record;
+}
+
+/* steady_read — a read of a steady source that the policy would note again is counted and done: the
+ * reason is noted on this thread, nothing else; any other read goes through do_read, entered. Not
+ * inlined, as do_read: read_call's common path keeps its small frame. */
+static __attribute__((noinline)) ssize_t steady_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
+{
+	int why = zc_fdtab_steady(fd);
+	if (!why || !steady(why, buf, n) || __atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED)) {
+		enter();
+		ssize_t r = do_read(fd, buf, n, pos, call);
+		leave();
+		return r;
+	}
+	zc_count(call, 1);
+	if (why == ZC_fb_stack_buffer) zc_count(ZC_records_skipped_stack, 1); /* as the policy counts it */
+	zc_count(ZC_records_skipped_steady, 1);
+	enter();
+	kernel_writes(buf, n);
+	leave();
+	ssize_t r = raw_read(fd, buf, n, pos);
+	if (r >= (ssize_t)zc_min_record) zc_detect_quick_note(buf, (size_t)r, why); /* as do_read notes */
+	return r;
+}
+
 /* read_call — read or pread: the common small read with nothing recorded is counted and done;
  * anything else goes through do_read, entered. */
 static ssize_t read_call(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
@@ -114,10 +156,7 @@ static ssize_t read_call(int fd, void *buf, size_t n, off_t pos, enum zc_counter
 		zc_count(call, 1);
 		return raw_read(fd, buf, n, pos);
 	}
-	enter();
-	ssize_t r = do_read(fd, buf, n, pos, call);
-	leave();
-	return r;
+	return steady_read(fd, buf, n, pos, call);
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -369,7 +408,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		return errno = e, -1; /* what write reports after the count that a rewrite returned */
 	}
 	if (!matchable()) {
-		zc_fallback(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record);
+		zc_fallback(unrecorded(w->iov ? w->iov->iov_base : NULL, w->iov ? w->iov->iov_len : 0));
 	} else {
 		int saved = errno;
 		r = zc_rewrite(w);
@@ -392,7 +431,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (zc_active() && quiet()) { /* nothing can match: counted, then the original */
 		zc_count(ZC_calls_write, 1);
-		zc_fallback(zc_cfg.mode == ZC_MODE_OFF ? ZC_fb_mode_off : ZC_fb_no_record);
+		zc_fallback(unrecorded(buf, n));
 		int g = zc_wgate_enter(fd); /* another thread may be splitting a write to fd (wgate.c) */
 		ssize_t r = zc_real.write ? zc_real.write(fd, buf, n) : zc_raw_write(fd, buf, n);
 		zc_wgate_leave(fd, g);

@@ -128,13 +128,17 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, int gat
 			/* a first chunk, noted unguarded: its write shows a copy loop, so guard what follows */
 			if (s[ns].m.reason == ZC_fb_probation)
 				zc_fdtab_set_proven(s[ns].m.src_fd, s[ns].m.src_gen, zc_policy_proven_min(d->kind));
+			zc_fdtab_note_small(s[ns].m.src_fd, s[ns].m.src_gen, s[ns].m.reason); /* a steady stream? */
 			return pass((enum zc_counter)s[ns].m.reason);
 		}
 		if (r == ZC_MATCH_FILE) s[ns].file = 1, nfile++, file_bytes += s[ns].n, nocopy |= s[ns].m.deferred | s[ns].m.mapped;
 		*total += s[ns++].n;
 		*nsp = ns;
 	}
-	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, nocopy))) return pass(why);
+	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, nocopy))) {
+		int quick = why == ZC_fb_no_record && ns && zc_detect_quick_live ? zc_detect_quick_reason(s[0].p, s[0].n) : 0;
+		return pass(quick ? (enum zc_counter)quick : why); /* a steady source's read, noted on this thread */
+	}
 	if (zc_cfg.mode == ZC_MODE_OBSERVE) {
 		/* auto would have rewritten it (its lease was foreseen at the read): counted by the
 		 * original call's count, never done; nothing of the source is checked further */

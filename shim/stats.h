@@ -42,7 +42,7 @@
 	X(rw_copy_file_range) X(rw_copy_file_range_bytes)                                      \
 	X(bytes_from_buffer) X(bytes_passthrough)                                              \
 	X(records_created) X(records_dirty) X(records_dropped) X(records_unused)                \
-	X(records_skipped_stack)                                                               \
+	X(records_skipped_stack) X(records_skipped_steady)                                      \
 	X(guard_uffd) X(guard_uffd_user) X(guard_none)                                        \
 	ZC_FALLBACKS(X, fb_) ZC_FALLBACKS(X, bytes_fb_) X(peer_error_kept)                     \
 	X(lease_granted) X(lease_denied) X(lease_busy) X(lease_broken) X(lease_released)          \

@@ -44,7 +44,8 @@ static const struct family fams[F_COUNT] = {
 			   "Errors of a partly done rewrite kept for the program's next call on that descriptor."},
 	[F_RECORDS] = {"zcshim_records_total", "counter", "event",
 		       "Read records: created, dirtied by a write to the buffer, dropped, never used, or not made "
-		       "because the buffer was on the stack (skipped_stack)."},
+		       "because the buffer was on the stack (skipped_stack) or the source is a steady stream of chunks "
+		       "nothing rewrites (skipped_steady: no note, the reason kept on the reading thread)."},
 	[F_GUARD] = {"zcshim_guard", "gauge", "mechanism",
 		     "1 for the write detection this process got once it first needed one (none: nothing is rewritten)."},
 	[F_LEASES] = {"zcshim_leases_total", "counter", "event", "Read leases on source files, by outcome."},
@@ -97,7 +98,7 @@ static const struct row rows[ZC_NCOUNTERS] = {
 	RW(sendfile), RW(splice), RW(copy_file_range),
 	[ZC_bytes_from_buffer] = {F_BYTES, "from_buffer"}, [ZC_bytes_passthrough] = {F_BYTES, "passthrough"},
 	[ZC_rw_mapped] = {F_MAPPED_REWRITES, NULL}, [ZC_rw_mapped_bytes] = {F_MAPPED_BYTES, NULL},
-	REC(created), REC(dirty), REC(dropped), REC(unused), REC(skipped_stack),
+	REC(created), REC(dirty), REC(dropped), REC(unused), REC(skipped_stack), REC(skipped_steady),
 	[ZC_guard_uffd] = {F_GUARD, "uffd"}, [ZC_guard_uffd_user] = {F_GUARD, "uffd_user"},
 	[ZC_guard_none] = {F_GUARD, "none"},
 	ZC_FALLBACKS(FB, ) ZC_FALLBACKS(FBB, ) /* every reason, from the list that makes the counters */

@@ -296,4 +296,41 @@ basics forkoff "$T/src_fork"
 need "rw_sendfile_bytes $(st forkoff rw_sendfile_bytes), want 0 (parent never leaves probation)" eq "$(st forkoff rw_sendfile_bytes)" 0
 need "fb_probation $(st forkoff fb_probation), want 16 (every full chunk)" eq "$(st forkoff fb_probation)" 16
 end
+# ---- chunks nothing rewrites (16 KiB: below guard_min_bytes and defer_min_bytes). After 16 writes
+# the source is steady (shim/fdtab.c zc_fdtab_steady): its reads skip the policy and the records
+# table, the reason is kept on the reading thread, and the counters say the same as before ----------
+for b in malloc stack; do
+	n=steady_$b why=small
+	[ $b = stack ] && why=stack_buffer
+	begin "pipe_small_chunks_steady_$b"
+	both "$n" pipe --src "$T/src" --buf $b --chunk 16K
+	basics "$n" "$T/src"
+	# 320 full chunks and a 12345-byte last one, every write passed for the same reason
+	need "fb_$why $(st "$n" fb_$why), want 321" eq "$(st "$n" fb_$why)" 321
+	need "bytes_fb_$why $(st "$n" bytes_fb_$why), want $((5 * MB + 12345))" eq "$(st "$n" bytes_fb_$why)" $((5 * MB + 12345))
+	need "fb_no_record $(st "$n" fb_no_record), want 0" eq "$(st "$n" fb_no_record)" 0
+	# the reads after the 16th write, the end-of-file read among them
+	need "records_skipped_steady $(st "$n" records_skipped_steady), want 306" eq "$(st "$n" records_skipped_steady)" 306
+	end
+done
+
+# ---- the steady fast path, attacked: the steady descriptor goes on in 64 KiB reads, then is closed
+# and its number reused by another file, then the same buffer is filled from a socket --------------
+make_file "$T/steady_a" 2000000
+make_file "$T/steady_b" 3000000
+begin steady_source_grows_number_reused_then_socket_data
+"$ZC_PROGS/steady" "$T/steady_a" "$T/steady_b" 2>/dev/null | cat >"$T/steady_base.out"
+with_shim ZCSHIM_STATS_FILE="$T/steady.json" -- "$ZC_PROGS/steady" "$T/steady_a" "$T/steady_b" 2>/dev/null | cat >"$T/steady_shim.out"
+need "bytes differ from the run without the shim" cmp -s "$T/steady_base.out" "$T/steady_shim.out"
+need "run without the shim: $(stat -c %s "$T/steady_base.out") bytes" eq "$(stat -c %s "$T/steady_base.out")" $((5000000 + 16384))
+sj() { stat_get "$T/steady.json" "$1"; }
+need "records_skipped_steady $(sj records_skipped_steady), want 45 (16 KiB reads 17 to 61)" eq "$(sj records_skipped_steady)" 45
+need "fb_small $(sj fb_small), want 61" eq "$(sj fb_small)" 61
+# bigger reads from the steady descriptor and the new file on its number: one probation chunk each,
+# every other byte by splice
+need "rw_splice_bytes $(sj rw_splice_bytes), want $((5000000 - 61 * 16384 - 2 * 65536))" eq "$(sj rw_splice_bytes)" $((5000000 - 61 * 16384 - 2 * 65536))
+need "fb_probation $(sj fb_probation), want 2" eq "$(sj fb_probation)" 2
+# the socket write and the write of what came back: no file behind them
+need "fb_no_record $(sj fb_no_record), want 2" eq "$(sj fb_no_record)" 2
+end
 mode_check

@@ -24,3 +24,24 @@ check "overhead-calls-seen" [ "$(stat_get "$ZC_TMP/st.json" calls_read)" -ge 100
 ZCSHIM_MODE=observe ZCSHIM_STATS_FILE=$ZC_TMP/so.json LD_PRELOAD=$ZC_LIB dd if=/dev/zero of=/dev/null bs=64 count=1000 2>/dev/null
 check "overhead-observe-calls-seen" [ "$(stat_get "$ZC_TMP/so.json" calls_read)" -ge 1000 ]
 check "overhead-observe-mode" grep -q '"mode": "observe"' "$ZC_TMP/so.json"
+
+# A copy loop of chunks nothing rewrites (16 KiB from a file to a pipe that cat empties: below
+# guard_min_bytes and defer_min_bytes): once its source is steady (16 writes), each read and write
+# skips the policy and the records table. Marginal count between 8 and 16 MiB, as above; the whole path cost about 730
+# per call before the steady path (2026-12-04), about 130 with it.
+make_file "$ZC_TMP/s8" $((8 << 20))
+make_file "$ZC_TMP/s16" $((16 << 20))
+loop_count() { # $1 file, $2 preload or empty -> instructions of the server process
+	env ${2:+LD_PRELOAD=$2} valgrind --tool=callgrind --callgrind-out-file="$ZC_TMP/cgs.%p" \
+		"$ZC_PROGS/legacy_server" --file "$1" --stdout --loop read-write --chunk 16384 --buffer malloc 2>"$ZC_TMP/cgs.err" | cat >/dev/null
+	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$ZC_TMP/cgs.err" | tail -1
+}
+a=$(loop_count "$ZC_TMP/s8" "") b=$(loop_count "$ZC_TMP/s16" "")
+c=$(loop_count "$ZC_TMP/s8" "$ZC_LIB") d=$(loop_count "$ZC_TMP/s16" "$ZC_LIB")
+per_call=$(( ((d - c) - (b - a)) / (2 * 512) )) # 512 more chunks, a read and a write each
+echo "auto: instructions added per call of a steady 16 KiB copy loop: $per_call"
+check "overhead-steady-per-call-at-most-200" [ "$per_call" -le 200 ]
+check "overhead-steady-measured-something" [ "$per_call" -gt 0 ]
+ZCSHIM_STATS_FILE=$ZC_TMP/ss.json LD_PRELOAD=$ZC_LIB "$ZC_PROGS/legacy_server" --file "$ZC_TMP/s8" --stdout \
+	--loop read-write --chunk 16384 --buffer malloc 2>/dev/null | cat >/dev/null
+check "overhead-steady-path-taken" [ "$(stat_get "$ZC_TMP/ss.json" records_skipped_steady)" -ge 490 ]
