@@ -125,6 +125,29 @@ static enum zc_counter unrecorded(const void *p, size_t n)
 	return why ? (enum zc_counter)why : ZC_fb_no_record;
 }
 
+/* unrecorded_req — unrecorded for a whole request: the first of its buffers with a quick note. A
+ * program's vector is copied in as zc_rewrite copies it (it may be unreadable: then no_record). */
+static enum zc_counter unrecorded_req(const struct zc_wreq *w)
+{
+	struct iovec v[MAXIOV];
+	struct msghdr h;
+	const struct iovec *src = w->uiov;
+	size_t cnt = w->iovcnt > 0 ? (size_t)w->iovcnt : 0;
+	if (w->iov || zc_cfg.mode == ZC_MODE_OFF || !zc_detect_quick_live)
+		return unrecorded(w->iov ? w->iov->iov_base : NULL, w->iov ? w->iov->iov_len : 0);
+	if (w->call == ZC_CALL_SENDMSG) {
+		if (zc_copy_in(&h, w->msg, sizeof h) < 0) return ZC_fb_no_record;
+		src = h.msg_iov, cnt = h.msg_iovlen;
+	}
+	if (cnt > MAXIOV) cnt = MAXIOV; /* the rest is not looked at, as zc_rewrite passes such a call */
+	if (!src || !cnt || zc_copy_in(v, src, cnt * sizeof *v) < 0) return ZC_fb_no_record;
+	for (size_t k = 0; k < cnt; k++) {
+		int why = v[k].iov_len ? zc_detect_quick_reason(v[k].iov_base, v[k].iov_len) : 0;
+		if (why) return (enum zc_counter)why;
+	}
+	return ZC_fb_no_record;
+}
+
 /* steady_read — a read of a steady source that the policy would note again is counted and done: the
  * reason is noted on this thread, nothing else; any other read goes through do_read, entered. Not
  * inlined, as do_read: read_call's common path keeps its small frame. */
@@ -408,7 +431,7 @@ static ssize_t do_write(struct zc_wreq *w)
 		return errno = e, -1; /* what write reports after the count that a rewrite returned */
 	}
 	if (!matchable()) {
-		zc_fallback(unrecorded(w->iov ? w->iov->iov_base : NULL, w->iov ? w->iov->iov_len : 0));
+		zc_fallback(unrecorded_req(w));
 	} else {
 		int saved = errno;
 		r = zc_rewrite(w);

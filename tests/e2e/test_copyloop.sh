@@ -299,13 +299,15 @@ end
 # ---- chunks nothing rewrites (16 KiB: below guard_min_bytes and defer_min_bytes). After 16 writes
 # the source is steady (shim/fdtab.c zc_fdtab_steady): its reads skip the policy and the records
 # table, the reason is kept on the reading thread, and the counters say the same as before ----------
-for b in malloc stack; do
-	n=steady_$b why=small
+for c in malloc:pipe:write stack:pipe:write malloc:pipe:writev malloc:tcp:sendmsg; do
+	IFS=: read -r b dst wr <<<"$c"
+	n=steady_${b}_$wr why=small
 	[ $b = stack ] && why=stack_buffer
-	begin "pipe_small_chunks_steady_$b"
-	both "$n" pipe --src "$T/src" --buf $b --chunk 16K
+	begin "${dst}_small_chunks_steady_${b}_$wr"
+	both "$n" "$dst" --src "$T/src" --buf $b --wr "$wr" --chunk 16K
 	basics "$n" "$T/src"
-	# 320 full chunks and a 12345-byte last one, every write passed for the same reason
+	# 320 full chunks and a 12345-byte last one, every write passed for the same reason (a vector's
+	# buffers are looked up as the write's own)
 	need "fb_$why $(st "$n" fb_$why), want 321" eq "$(st "$n" fb_$why)" 321
 	need "bytes_fb_$why $(st "$n" bytes_fb_$why), want $((5 * MB + 12345))" eq "$(st "$n" bytes_fb_$why)" $((5 * MB + 12345))
 	need "fb_no_record $(st "$n" fb_no_record), want 0" eq "$(st "$n" fb_no_record)" 0
