@@ -106,7 +106,7 @@ static void before_exec(void)
 	zc_lease_release_all();
 	/* the new image reuses the pid: keep this one's counters apart (a fork+exec child has none) */
 	for (int i = 0; i < ZC_NCOUNTERS; i++)
-		if (zc_stats->v[i]) {
+		if (zc_stat_total(zc_stats, (enum zc_counter)i)) {
 			zc_stats_dump(".exec");
 			break;
 		}

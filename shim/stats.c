@@ -13,7 +13,32 @@
 static struct zc_stats stats_local;
 __thread struct zc_obs_pending zc_obs;
 __thread int zc_fb_why; /* a handler's write inside a write may take the outer one's reason: bytes only */
+__thread int zc_stat_row;
+__thread uint64_t *zc_stat_mine;
+__thread struct zc_stats *zc_stat_mine_of;
 struct zc_stats *zc_stats = &stats_local;
+
+/* zc_count_slow — the thread's first count takes a free row (threads never give one back: when none
+ * is left, the rest count in v with locked adds). */
+void zc_count_slow(enum zc_counter c, uint64_t n)
+{
+	struct zc_stats *s = zc_stats;
+	if (!zc_stat_row) {
+		zc_stat_row = -1; /* first: a handler interrupting the search counts in v */
+		for (int k = 0; k < ZC_STAT_ROWS; k++)
+			if (!__atomic_exchange_n(&s->taken[k], 1, __ATOMIC_ACQ_REL)) {
+				zc_stat_row = k + 1;
+				break;
+			}
+	}
+	if (zc_stat_row > 0) {
+		/* the counters moved into the memfd since (zc_stats_publish): the same row there */
+		zc_stat_mine = s->row[zc_stat_row - 1], zc_stat_mine_of = s;
+		__atomic_fetch_add(&s->row[zc_stat_row - 1][c], n, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&s->v[c], n, __ATOMIC_RELAXED);
+	}
+}
 
 const char *const zc_counter_names[ZC_NCOUNTERS] = {
 #define ZC_NAME(name) #name,
@@ -35,6 +60,7 @@ static void header(struct zc_stats *s)
 void zc_stats_init(void)
 {
 	memset(zc_stats, 0, sizeof *zc_stats);
+	zc_stat_row = 0, zc_stat_mine = NULL; /* the rows are free again; this is the only thread (constructor, forked child) */
 	header(zc_stats);
 }
 
@@ -85,7 +111,7 @@ int zc_stats_format_json(char *out, size_t cap)
 					 (int)zc_raw_getpid(), mode);
 	for (int i = 0; i < ZC_NCOUNTERS && n < cap; i++)
 		n += (size_t)zc_log_format(out + n, cap - n, "    \"%s\": %lu%s\n", zc_counter_names[i],
-					   (unsigned long)__atomic_load_n(&zc_stats->v[i], __ATOMIC_RELAXED),
+					   (unsigned long)zc_stat_total(zc_stats, (enum zc_counter)i),
 					   i + 1 < ZC_NCOUNTERS ? "," : "");
 	if (n < cap) n += (size_t)zc_log_format(out + n, cap - n, "  }\n}\n");
 	return n >= cap - 1 ? -1 : (int)n;

@@ -85,6 +85,7 @@ int zc_stat_load(int pid, struct zc_stats *out, int loud)
 		if (loud) fprintf(stderr, "zcshim stat: pid %d runs another version of the shim\n", pid);
 		return -1;
 	}
+	zc_stat_fold(out); /* every thread's row into the totals */
 	return 0;
 }
 

@@ -93,7 +93,7 @@ static void rec(struct src s, char *buf, size_t len, off_t off)
 
 static uint64_t stat_of(enum zc_counter c)
 {
-	return __atomic_load_n(&zc_stats->v[c], __ATOMIC_RELAXED);
+	return zc_stat_total(zc_stats, c);
 }
 
 static unsigned live(void)

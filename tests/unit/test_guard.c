@@ -41,7 +41,7 @@ static const char *verdict_name(int v)
 
 static uint64_t stat_of(enum zc_counter c)
 {
-	return __atomic_load_n(&zc_stats->v[c], __ATOMIC_RELAXED);
+	return zc_stat_total(zc_stats, c);
 }
 
 /* anon — npages of private anonymous memory, populated with a pattern (as a read would leave it). */

@@ -38,7 +38,7 @@ TestSuite(lease, .init = setup);
 
 static uint64_t stat_of(enum zc_counter c)
 {
-	return __atomic_load_n(&zc_stats->v[c], __ATOMIC_RELAXED);
+	return zc_stat_total(zc_stats, c);
 }
 
 static const char *ls_name(int s)

@@ -60,7 +60,7 @@ TestSuite(rewrite, .init = setup);
 
 static uint64_t stat_of(enum zc_counter c)
 {
-	return __atomic_load_n(&zc_stats->v[c], __ATOMIC_RELAXED);
+	return zc_stat_total(zc_stats, c);
 }
 
 static const char *ret_name(ssize_t r)

@@ -10,10 +10,13 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static void setup(void)
@@ -190,12 +193,54 @@ Test(stats, publish_moves_the_counters_into_a_high_cloexec_memfd)
 	cr_assert_eq(pread(fd, &seen, sizeof seen, 0), (ssize_t)sizeof seen);
 	cr_assert_eq(seen.magic, ZC_STATS_MAGIC);
 	cr_assert_eq(seen.pid, (int32_t)getpid());
+	cr_assert_eq(seen.row[zc_stat_row - 1][ZC_calls_write], 43, "this thread counts in a row of its own");
+	zc_stat_fold(&seen);
 	cr_assert_eq(seen.v[ZC_calls_write], 43);
 	/* a child's reset: zero counters, a memfd of its own (the parent's descriptor closed) */
 	zc_stats_reset();
-	cr_assert_eq(zc_stats->v[ZC_calls_write], 0);
+	cr_assert_eq(zc_stat_total(zc_stats, ZC_calls_write), 0);
 	int fd2 = memfd_fd();
 	cr_assert_geq(fd2, 0, "the reset left no memfd");
 	cr_assert_eq(pread(fd2, &seen, sizeof seen, 0), (ssize_t)sizeof seen);
+	zc_stat_fold(&seen);
 	cr_assert_eq(seen.v[ZC_calls_write], 0);
+}
+
+/* more threads than rows, and a signal handler counting in the middle of the main thread's counts:
+ * every add is in the total (rows are one thread's each; the rest use locked adds) */
+#define COUNTERS_THREADS (ZC_STAT_ROWS + 8)
+static void *count_many(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < 20000; k++) zc_count(ZC_calls_read, 1);
+	return NULL;
+}
+
+static volatile sig_atomic_t handled;
+static void count_in_handler(int sig)
+{
+	(void)sig;
+	zc_count(ZC_calls_read, 1);
+	handled++;
+}
+
+Test(stats, every_thread_and_handler_counts_exactly_with_more_threads_than_rows)
+{
+	pthread_t t[COUNTERS_THREADS];
+	struct sigaction sa = {.sa_handler = count_in_handler}, old;
+	uint64_t before = zc_stat_total(zc_stats, ZC_calls_read);
+	handled = 0;
+	cr_assert_eq(sigaction(SIGALRM, &sa, &old), 0);
+	struct itimerval every = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &every, NULL);
+	for (int k = 0; k < COUNTERS_THREADS; k++) cr_assert_eq(pthread_create(&t[k], NULL, count_many, NULL), 0);
+	uint64_t mine = 0;
+	for (int k = 0; k < 2000000; k++) zc_count(ZC_calls_read, 1), mine++;
+	for (int k = 0; k < COUNTERS_THREADS; k++) pthread_join(t[k], NULL);
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	uint64_t total = zc_stat_total(zc_stats, ZC_calls_read) - before, made = mine + 20000ULL * COUNTERS_THREADS + handled;
+	cr_assert_eq(total, made, "%lu counted, %lu made (%d in the handler)", (unsigned long)total, (unsigned long)made,
+		     (int)handled);
+	cr_assert_gt(handled, 0, "the handler never ran: nothing was tested against it");
 }
