@@ -254,6 +254,13 @@ int zc_detect_quick_reason(const void *p, size_t n)
 	return 0;
 }
 
+int zc_detect_quick_reason_iov(const struct iovec *v, size_t cnt)
+{
+	int why = 0;
+	for (size_t j = 0; j < cnt && !why; j++) why = v[j].iov_len ? zc_detect_quick_reason(v[j].iov_base, v[j].iov_len) : 0;
+	return why;
+}
+
 void zc_detect_quick_drop(const void *p, size_t n)
 {
 	const char *q = p;

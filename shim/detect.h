@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* The life of a slot. Every transition happens under the table lock; nothing asynchronous (no
  * signal handler, no other thread's fault) ever changes a state, so there is no dirty or dying
@@ -71,9 +72,10 @@ int zc_detect_record(void *buf, size_t len, int src_fd, uint64_t gen, off_t off,
  * reason instead of "no record". */
 void zc_detect_note(void *buf, size_t len, int src_fd, uint64_t gen, int reason);
 /* A steady source's read (zc_fdtab_steady) is noted on the reading thread only, without the table or
- * its lock: quick_reason gives the reason when a write of [p, p+n) from this thread passes, else 0. */
+ * its lock: quick_reason gives the reason when a write of those buffers from this thread passes, else 0. */
 void zc_detect_quick_note(const void *buf, size_t len, int reason);
 int zc_detect_quick_reason(const void *p, size_t n);
+int zc_detect_quick_reason_iov(const struct iovec *v, size_t cnt); /* the first buffer with one */
 void zc_detect_quick_drop(const void *p, size_t n); /* [p, p+n) is about to be written over */
 extern __thread int zc_detect_quick_live;         /* this thread has made a quick note: look */
 /* The kernel or the allocator is about to reuse [p, p+n): forget records there. */

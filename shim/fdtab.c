@@ -146,7 +146,6 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 		e->i = i;
 		HASH_ADD_INT(table, i.fd, e);
 		if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], (uint8_t)i.kind, __ATOMIC_RELAXED);
-		if (fd < FAST_FDS) __atomic_store_n(&steady_cache[fd], 0, __ATOMIC_RELAXED);
 	}
 	if (e) *out = e->i;
 	else *out = i; /* out of memory: answer, but remember nothing */

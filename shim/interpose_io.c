@@ -106,23 +106,13 @@ static inline int quiet(void)
 	return !matchable() && !__atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED);
 }
 
-/* steady — a read by a steady source (zc_fdtab_steady) that the policy would note for the same
- * reason: too small for every mode (or the buffer on the stack, as before). Bigger reads, or a
- * buffer of the other kind, take the whole path. */
-static int steady(int why, const void *buf, size_t n)
-{
-	if (n < zc_min_record || zc_cfg.mode == ZC_MODE_OFF) return 0;
-	int stack = !zc_cfg.stack_buffers && zc_policy_on_stack(buf);
-	if (why == ZC_fb_stack_buffer) return stack;
-	return !stack && (long)n < zc_cfg.guard_min_bytes && (zc_cfg.mode < ZC_MODE_DEFERRED || (long)n < zc_cfg.defer_min_bytes);
-}
-
-/* unrecorded — why a write that matched no record passes: a quick note's reason, else no_record. */
+/* unrecorded — why a write of one buffer that matched no record passes: a quick note's reason,
+ * else no_record (write's quiet path: nothing built unless this thread made a quick note). */
 static enum zc_counter unrecorded(const void *p, size_t n)
 {
 	if (zc_cfg.mode == ZC_MODE_OFF) return ZC_fb_mode_off;
-	int why = zc_detect_quick_live ? zc_detect_quick_reason(p, n) : 0;
-	return why ? (enum zc_counter)why : ZC_fb_no_record;
+	if (!zc_detect_quick_live) return ZC_fb_no_record;
+	return zc_detect_quick_reason(p, n) ?: ZC_fb_no_record;
 }
 
 /* unrecorded_req — unrecorded for a whole request: the first of its buffers with a quick note. A
@@ -141,11 +131,7 @@ static enum zc_counter unrecorded_req(const struct zc_wreq *w)
 	}
 	if (cnt > MAXIOV) cnt = MAXIOV; /* the rest is not looked at, as zc_rewrite passes such a call */
 	if (!src || !cnt || zc_copy_in(v, src, cnt * sizeof *v) < 0) return ZC_fb_no_record;
-	for (size_t k = 0; k < cnt; k++) {
-		int why = v[k].iov_len ? zc_detect_quick_reason(v[k].iov_base, v[k].iov_len) : 0;
-		if (why) return (enum zc_counter)why;
-	}
-	return ZC_fb_no_record;
+	return zc_detect_quick_reason_iov(v, cnt) ?: ZC_fb_no_record;
 }
 
 /* steady_read — a read of a steady source that the policy would note again is counted and done: the
@@ -154,7 +140,7 @@ static enum zc_counter unrecorded_req(const struct zc_wreq *w)
 static __attribute__((noinline)) ssize_t steady_read(int fd, void *buf, size_t n, off_t pos, enum zc_counter call)
 {
 	int why = zc_fdtab_steady(fd);
-	if (!why || !steady(why, buf, n) || __atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED)) {
+	if (!why || !zc_policy_steady(why, buf, n) || __atomic_load_n(&zc_fdtab_pending, __ATOMIC_RELAXED)) {
 		enter();
 		ssize_t r = do_read(fd, buf, n, pos, call);
 		leave();

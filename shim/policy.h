@@ -3,8 +3,10 @@
 #ifndef ZC_POLICY_H
 #define ZC_POLICY_H
 
+#include "config.h"
 #include "fdtab.h"
 #include "rewrite.h"
+#include "shim.h"
 #include "stats.h"
 
 #include <stddef.h>
@@ -35,6 +37,17 @@ struct zc_read_plan zc_policy_read(int fd, const void *buf, size_t n);
 #define ZC_NOTE_OBSERVED_NOCOPY ((int)ZC_NCOUNTERS + 2)
 /* zc_policy_on_stack — buf lies in the calling thread's own stack. */
 int zc_policy_on_stack(const void *buf);
+/* zc_policy_steady — a read of n bytes into buf by a source steady for why (fdtab.c zc_fdtab_steady)
+ * that zc_policy_read would note for the same reason again: then it needs no plan. Inline: every
+ * read of a steady source asks. */
+static inline int zc_policy_steady(int why, const void *buf, size_t n)
+{
+	if (n < zc_min_record || zc_cfg.mode == ZC_MODE_OFF) return 0;
+	int stack = !zc_cfg.stack_buffers && zc_policy_on_stack(buf);
+	if (why == ZC_fb_stack_buffer) return stack;
+	/* small for every mode: below guard_min_bytes, and never deferrable by its size */
+	return !stack && (long)n < zc_cfg.guard_min_bytes && (zc_cfg.mode < ZC_MODE_DEFERRED || (long)n < zc_cfg.defer_min_bytes);
+}
 /* zc_policy_min_bytes — smallest transfer rewritten to a destination of this kind; -1: never. */
 long zc_policy_min_bytes(int kind);
 /* The same for writes that cost no read copy (deferred, or from a file mapping): lower. */

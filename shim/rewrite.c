@@ -136,7 +136,7 @@ static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, int gat
 		*nsp = ns;
 	}
 	if ((why = zc_policy_request(d, ns, nfile, file_bytes, multi, nocopy))) {
-		int quick = why == ZC_fb_no_record && ns && zc_detect_quick_live ? zc_detect_quick_reason(s[0].p, s[0].n) : 0;
+		int quick = why == ZC_fb_no_record && zc_detect_quick_live ? zc_detect_quick_reason_iov(w->iov, (size_t)w->iovcnt) : 0;
 		return pass(quick ? (enum zc_counter)quick : why); /* a steady source's read, noted on this thread */
 	}
 	if (zc_cfg.mode == ZC_MODE_OBSERVE) {

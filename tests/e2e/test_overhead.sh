@@ -27,8 +27,9 @@ check "overhead-observe-mode" grep -q '"mode": "observe"' "$ZC_TMP/so.json"
 
 # A copy loop of chunks nothing rewrites (16 KiB from a file to a pipe that cat empties: below
 # guard_min_bytes and defer_min_bytes): once its source is steady (16 writes), each read and write
-# skips the policy and the records table. Marginal count between 8 and 16 MiB, as above; the whole path cost about 730
-# per call before the steady path (2026-12-04), 154 with it, 180 once counters took per-thread rows.
+# skips the policy and the records table. Marginal count between 8 and 16 MiB, as above; the whole
+# path cost 699 per call before the steady path (2026-12-04), 154 with it, 180 once counters took
+# per-thread rows.
 make_file "$ZC_TMP/s8" $((8 << 20))
 make_file "$ZC_TMP/s16" $((16 << 20))
 loop_count() { # $1 file, $2 preload or empty -> instructions of the server process
