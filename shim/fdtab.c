@@ -31,10 +31,22 @@ static uint8_t kind_cache[FAST_FDS]; /* 0 = unknown; read without the lock */
 static uint8_t steady_cache[FAST_FDS]; /* 0, or STEADY_SMALL / STEADY_STACK: read without the lock */
 enum { STEADY_SMALL = 1, STEADY_STACK = 2 };
 
+/* A number's epoch moves on with every forget (under the lock): a classification made outside the
+ * lock is stored only if its number's epoch did not move meanwhile. Else it may describe what the
+ * number named before a close and a reopen (the lease thread asks about numbers it does not own). */
+static uint32_t epoch[FAST_FDS], epoch_far;
+
+static uint32_t *epoch_of(int fd)
+{
+	return fd < FAST_FDS ? &epoch[fd] : &epoch_far;
+}
+
 /* forget_fast — the number names something else now: its lock-free bytes go with the entry. */
 static void forget_fast(int fd)
 {
-	if (fd < 0 || fd >= FAST_FDS) return;
+	if (fd < 0) return;
+	++*epoch_of(fd);
+	if (fd >= FAST_FDS) return;
 	__atomic_store_n(&kind_cache[fd], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&steady_cache[fd], 0, __ATOMIC_RELAXED);
 }
@@ -120,37 +132,50 @@ static int classify(int fd, struct zc_fd_info *i)
 	return 0;
 }
 
-/* lookup_or_add — entry for fd, classified outside the lock then inserted. Caller holds no lock. */
+/* lookup_or_add — entry for fd, classified outside the lock then inserted, unless the number was
+ * closed or reopened meanwhile: then classified again. Caller holds no lock. */
 static int lookup_or_add(int fd, struct zc_fd_info *out)
 {
 	struct entry *e;
-	tlock();
-	HASH_FIND_INT(table, &fd, e);
-	if (e) {
-		*out = e->i;
+	for (int tries = 0;; tries++) {
+		tlock();
+		HASH_FIND_INT(table, &fd, e);
+		if (e) {
+			*out = e->i;
+			tunlock();
+			return 0;
+		}
+		uint32_t seen = *epoch_of(fd);
+		tunlock();
+
+		struct zc_fd_info i;
+		memset(&i, 0, sizeof i);
+		for (int k = 0; k < ZC_FD_DSTS; k++) i.dsts[k] = -1;
+		i.fd = fd;
+		if (classify(fd, &i) < 0) return -1;
+
+		tlock();
+		HASH_FIND_INT(table, &fd, e);
+		int moved = *epoch_of(fd) != seen;
+		if (!e && moved && tries < 8) {
+			tunlock();
+			continue;
+		}
+		if (!e && !moved && (e = entry_new())) {
+			i.gen = next_gen++;
+			e->i = i;
+			HASH_ADD_INT(table, i.fd, e);
+			if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], (uint8_t)i.kind, __ATOMIC_RELAXED);
+		}
+		if (e) {
+			*out = e->i;
+		} else {
+			i.gen = next_gen++; /* answered, remembered nowhere: matches no entry (out of memory, or churn) */
+			*out = i;
+		}
 		tunlock();
 		return 0;
 	}
-	tunlock();
-
-	struct zc_fd_info i;
-	memset(&i, 0, sizeof i);
-	for (int k = 0; k < ZC_FD_DSTS; k++) i.dsts[k] = -1;
-	i.fd = fd;
-	if (classify(fd, &i) < 0) return -1;
-
-	tlock();
-	HASH_FIND_INT(table, &fd, e);
-	if (!e && (e = entry_new())) {
-		i.gen = next_gen++;
-		e->i = i;
-		HASH_ADD_INT(table, i.fd, e);
-		if (fd < FAST_FDS) __atomic_store_n(&kind_cache[fd], (uint8_t)i.kind, __ATOMIC_RELAXED);
-	}
-	if (e) *out = e->i;
-	else *out = i; /* out of memory: answer, but remember nothing */
-	tunlock();
-	return 0;
 }
 
 /* zc_fdtab_kind — fast path: one byte load for descriptors already seen. */
@@ -163,6 +188,20 @@ int zc_fdtab_kind(int fd)
 	if (fd < 0) return ZC_FD_OTHER;
 	struct zc_fd_info i;
 	return lookup_or_add(fd, &i) < 0 ? ZC_FD_OTHER : i.kind;
+}
+
+/* zc_fdtab_known_kind — the kind of an entry already there, else 0: never classifies. */
+int zc_fdtab_known_kind(int fd)
+{
+	struct entry *e;
+	int k = 0;
+	if (fd < 0) return 0;
+	if (fd < FAST_FDS) return __atomic_load_n(&kind_cache[fd], __ATOMIC_RELAXED);
+	tlock();
+	HASH_FIND_INT(table, &fd, e);
+	if (e) k = e->i.kind;
+	tunlock();
+	return k;
 }
 
 /* zc_fdtab_get — a copy of the entry, so no pointer outlives the lock. */
@@ -201,6 +240,8 @@ void zc_fdtab_forget_range(unsigned lo, unsigned hi)
 	tlock();
 	HASH_ITER(hh, table, e, tmp)
 	if ((unsigned)e->i.fd >= lo && (unsigned)e->i.fd <= hi) remove_locked(e);
+	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) epoch[fd]++; /* numbers with no entry too */
+	if (hi >= FAST_FDS) epoch_far++;
 	tunlock();
 }
 

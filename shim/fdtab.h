@@ -50,6 +50,9 @@ struct zc_fd_info {
 
 /* Kind of fd, classifying it on first sight (fstat + getsockopt); fast for small fds. */
 int zc_fdtab_kind(int fd);
+/* Kind of an entry already made, 0 if none: for a thread asking about a number it does not own,
+ * which may have been closed and reused since (it must not classify what the number names now). */
+int zc_fdtab_known_kind(int fd);
 /* Copy of the entry (classifying if needed); 0, or -1 if fd is not open. */
 int zc_fdtab_get(int fd, struct zc_fd_info *out);
 /* fstat(fd) still matches the entry's identity; else the entry is reclassified. 1 = same. */

@@ -69,10 +69,12 @@ static void sleep_ms(long ms)
 }
 
 /* queued — bytes sent but not yet gone: a socket's send queue, a pipe's unread bytes. A regular
- * file has none (copy_file_range and sendfile to a file are done when they return). */
+ * file has none (copy_file_range and sendfile to a file are done when they return). A destination
+ * the program closed has no entry any more: nothing to ask (its number may name another file now,
+ * and classifying it here raced the owner's reopen: a stale entry sent one file for another). */
 static int queued(int dst)
 {
-	int q = 0, kind = zc_fdtab_kind(dst);
+	int q = 0, kind = zc_fdtab_known_kind(dst);
 	if (kind == ZC_FD_TCP || kind == ZC_FD_UNIX) return ioctl(dst, SIOCOUTQ, &q) == 0 && q > 0 ? q : 0;
 	if (kind == ZC_FD_PIPE) return ioctl(dst, FIONREAD, &q) == 0 && q > 0 ? q : 0;
 	return 0;

@@ -103,12 +103,13 @@ static int own_open(int fd, dev_t dev, ino_t ino, off_t *size)
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	int o = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (o < 0) return -1;
-	if (syscall(SYS_fstat, o, &st) < 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode)) {
+	int d = -1;
+	if (syscall(SYS_fstat, o, &st) == 0 && st.st_dev == dev && st.st_ino == ino && S_ISREG(st.st_mode))
+		*size = st.st_size, d = zc_high_fd_strict(o);
+	else
 		zc_raw_close(o);
-		return -1;
-	}
-	*size = st.st_size;
-	return zc_high_fd_strict(o);
+	zc_fdtab_forget(o); /* closed behind the table: what another thread classified there meanwhile goes */
+	return d;
 }
 
 /* posix_locked — this process holds a POSIX record lock on the file (/proc/locks): closing any
@@ -220,7 +221,11 @@ void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	/* observe: a mapping would need a descriptor and a lease of the shim's own: not estimated */
 	if (zc_cfg.mode == ZC_MODE_OFF || zc_cfg.mode == ZC_MODE_OBSERVE || fd < 0 || (flags & MAP_ANONYMOUS) || (prot & PROT_WRITE) || !(prot & PROT_READ))
 		return;
-	if (len < min_len() || zc_fdtab_get(fd, &i) < 0 || i.kind != ZC_FD_FILE) return;
+	if (len < min_len() || zc_fdtab_get(fd, &i) < 0) return;
+	/* the entry decides which file's bytes are sent: checked against the kernel (an fclose, a raw
+	 * close, leave a number's entry behind it), one fstat per mapping */
+	if (!zc_fdtab_revalidate(fd, i.gen) && zc_fdtab_get(fd, &i) < 0) return;
+	if (i.kind != ZC_FD_FILE) return;
 	/* the program's own lease, signal or owner on it: opening the file again could break its lease */
 	if (i.lease == ZC_LS_PROGRAM) return;
 	int k = file_for(fd, &i);

@@ -3,8 +3,10 @@
  * several threads at the same time. A reader thread per writer checks every byte against what the
  * file holds (each 8-byte word names its file and offset), so a piece sent from another file, or
  * from another offset, is found. Prints "pieces N mismatches M"; exit 1 on any mismatch.
+ * --stdio: each file is opened with fopen and closed with fclose, whose close the shim does not
+ * see: the next file opened gets the same number, which the shim's table still says is the last.
  *
- *   mapfiles --dir DIR [--threads 8] [--files 24] [--rounds 60] [--size BYTES]
+ *   mapfiles --dir DIR [--threads 8] [--files 24] [--rounds 60] [--size BYTES] [--stdio]
  */
 #include "progs.h"
 
@@ -19,7 +21,7 @@
 #include <unistd.h>
 
 static const char *dir;
-static int nthreads = 8, nfiles = 24, rounds = 60;
+static int nthreads = 8, nfiles = 24, rounds = 60, stdio;
 static size_t size = 256 << 10;
 static unsigned long pieces, mismatches;
 
@@ -95,11 +97,13 @@ static void *writer(void *arg)
 	for (int r = 0; r < rounds; r++) {
 		int f = file_of(t, r);
 		path_of(path, sizeof path, f);
-		int fd = open(path, O_RDONLY);
-		if (fd < 0) progs_die("mapfiles", path);
+		FILE *fp = stdio ? fopen(path, "r") : NULL;
+		int fd = fp ? fileno(fp) : open(path, O_RDONLY);
+		if (fd < 0 || (stdio && !fp)) progs_die("mapfiles", path);
 		char *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 		if (m == MAP_FAILED) progs_die("mapfiles", "mmap");
-		close(fd);
+		if (fp) fclose(fp);
+		else close(fd);
 		for (size_t done = 0; done < size;) {
 			ssize_t n = write(p[1], m + done, size - done);
 			if (n <= 0) progs_die("mapfiles", "write");
@@ -116,7 +120,7 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"dir", 1, 0, 'd'}, {"threads", 1, 0, 't'}, {"files", 1, 0, 'f'},
-					     {"rounds", 1, 0, 'r'}, {"size", 1, 0, 's'}, {0, 0, 0, 0}};
+					     {"rounds", 1, 0, 'r'}, {"size", 1, 0, 's'}, {"stdio", 0, 0, 'i'}, {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -125,6 +129,7 @@ int main(int argc, char **argv)
 		case 'f': nfiles = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
 		case 's': size = (size_t)progs_size(optarg) & ~(size_t)7; break;
+		case 'i': stdio = 1; break;
 		default: goto usage;
 		}
 	}
@@ -136,6 +141,6 @@ int main(int argc, char **argv)
 	printf("pieces %lu mismatches %lu\n", pieces, mismatches);
 	return mismatches ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: mapfiles --dir DIR [--threads N<=64] [--files N] [--rounds N] [--size BYTES]\n");
+	fprintf(stderr, "usage: mapfiles --dir DIR [--threads N<=64] [--files N] [--rounds N] [--size BYTES] [--stdio]\n");
 	return 2;
 }

@@ -528,3 +528,46 @@ Test(fdtab, boundary_numbers_around_the_fast_cache)
 		expect_kind(n, ZC_FD_PIPE);
 	}
 }
+
+/* ---- a classification racing a close and a reopen ------------------------------------ */
+
+struct asker {
+	int fd;
+	int stop;
+};
+
+/* asker_thread — asks about a number it does not own, as the lease thread asks about destinations. */
+static void *asker_thread(void *p)
+{
+	struct asker *a = p;
+	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED)) zc_fdtab_kind(a->fd);
+	return NULL;
+}
+
+/* Another thread classifies the number while its owner closes it and opens another file there,
+ * with the forgets the close and open wrappers make. An answer taken before the close and stored
+ * after the reopen's forget left the old file's entry on the new descriptor: the mapped-file path
+ * then sent one file's bytes for another's (test_mapped.sh mapped_many_files, 1 run in 20). */
+Test(fdtab, classification_racing_close_and_reopen_is_never_stored)
+{
+	int files[2] = {tmp_file(0), tmp_file(0)};
+	struct asker a = {.fd = 700};
+	pthread_t t;
+	cr_assert_eq(dup2(files[0], a.fd), a.fd);
+	cr_assert_eq(pthread_create(&t, NULL, asker_thread, &a), 0);
+	int stale = 0, rounds = 20000;
+	for (int r = 0; r < rounds && !stale; r++) {
+		zc_fdtab_forget(a.fd); /* close: gone() */
+		close(a.fd);
+		zc_fdtab_forget(a.fd); /* close: fresh() */
+		cr_assert_eq(dup3(files[(r + 1) % 2], a.fd, O_CLOEXEC), a.fd); /* the number, reused */
+		zc_fdtab_forget(a.fd); /* open: fresh() */
+		struct zc_fd_info i = get(a.fd);
+		struct stat st;
+		cr_assert_eq(fstat(a.fd, &st), 0);
+		if (i.ino != st.st_ino) stale = r + 1;
+	}
+	__atomic_store_n(&a.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	cr_assert_eq(stale, 0, "round %d of %d: the entry named the file closed before it", stale, rounds);
+}
