@@ -33,7 +33,8 @@ enum { STEADY_SMALL = 1, STEADY_STACK = 2 };
 
 /* A number's epoch moves on with every forget (under the lock): a classification made outside the
  * lock is stored only if its number's epoch did not move meanwhile. Else it may describe what the
- * number named before a close and a reopen (the lease thread asks about numbers it does not own). */
+ * number named before a close and a reopen (the lease thread asks about numbers it does not own).
+ * Read without the lock too (zc_fdtab_epoch: did the number change during an mmap?). */
 static uint32_t epoch[FAST_FDS], epoch_far;
 
 static uint32_t *epoch_of(int fd)
@@ -41,11 +42,16 @@ static uint32_t *epoch_of(int fd)
 	return fd < FAST_FDS ? &epoch[fd] : &epoch_far;
 }
 
+uint32_t zc_fdtab_epoch(int fd)
+{
+	return fd < 0 ? 0 : __atomic_load_n(epoch_of(fd), __ATOMIC_ACQUIRE);
+}
+
 /* forget_fast — the number names something else now: its lock-free bytes go with the entry. */
 static void forget_fast(int fd)
 {
 	if (fd < 0) return;
-	++*epoch_of(fd);
+	__atomic_fetch_add(epoch_of(fd), 1, __ATOMIC_RELEASE);
 	if (fd >= FAST_FDS) return;
 	__atomic_store_n(&kind_cache[fd], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&steady_cache[fd], 0, __ATOMIC_RELAXED);
@@ -240,8 +246,8 @@ void zc_fdtab_forget_range(unsigned lo, unsigned hi)
 	tlock();
 	HASH_ITER(hh, table, e, tmp)
 	if ((unsigned)e->i.fd >= lo && (unsigned)e->i.fd <= hi) remove_locked(e);
-	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) epoch[fd]++; /* numbers with no entry too */
-	if (hi >= FAST_FDS) epoch_far++;
+	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) __atomic_fetch_add(&epoch[fd], 1, __ATOMIC_RELEASE); /* numbers with no entry too */
+	if (hi >= FAST_FDS) __atomic_fetch_add(&epoch_far, 1, __ATOMIC_RELEASE);
 	tunlock();
 }
 

@@ -53,6 +53,9 @@ int zc_fdtab_kind(int fd);
 /* Kind of an entry already made, 0 if none: for a thread asking about a number it does not own,
  * which may have been closed and reused since (it must not classify what the number names now). */
 int zc_fdtab_known_kind(int fd);
+/* Moves on whenever the number is forgotten (an interposed close, dup2, close_range...): the same
+ * value before and after a call says no interposed call re-pointed the number meanwhile. */
+uint32_t zc_fdtab_epoch(int fd);
 /* Copy of the entry (classifying if needed); 0, or -1 if fd is not open. */
 int zc_fdtab_get(int fd, struct zc_fd_info *out);
 /* fstat(fd) still matches the entry's identity; else the entry is reclassified. 1 = same. */

@@ -119,12 +119,20 @@ EXPORT void *mmap64(void *p, size_t n, int prot, int flags, int fd, off_t off)
 {
 	if (live() && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) forget(p, n, 1);
 	if (maps() && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) unfollow(p, n);
-	void *r = zc_real.mmap64 ? zc_real.mmap64(p, n, prot, flags, fd, off) : (void *)syscall(SYS_mmap, p, n, prot, flags, fd, off);
-	if (r != MAP_FAILED && fd >= 0 && !(prot & PROT_WRITE) && zc_active()) {
-		/* a read-only file mapping: writes from it may be sent from the file (mapping.c) */
-		int saved = errno;
+	/* a read-only file mapping: writes from it may be sent from the file (mapping.c) */
+	struct zc_map_seen seen;
+	int follow = 0, saved = errno;
+	if (fd >= 0 && !(prot & PROT_WRITE) && zc_active()) {
 		enter();
-		zc_map_track(r, n, prot, flags, fd, off);
+		follow = zc_map_want(n, prot, flags, fd, &seen);
+		leave();
+		errno = saved;
+	}
+	void *r = zc_real.mmap64 ? zc_real.mmap64(p, n, prot, flags, fd, off) : (void *)syscall(SYS_mmap, p, n, prot, flags, fd, off);
+	if (r != MAP_FAILED && follow) {
+		saved = errno;
+		enter();
+		zc_map_track(r, n, fd, off, &seen);
 		leave();
 		errno = saved;
 	}

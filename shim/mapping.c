@@ -215,16 +215,33 @@ static int file_for(int fd, const struct zc_fd_info *i)
 	return -1;
 }
 
-void zc_map_track(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+int zc_map_want(size_t len, int prot, int flags, int fd, struct zc_map_seen *seen)
 {
-	struct zc_fd_info i;
+	struct stat st;
 	/* observe: a mapping would need a descriptor and a lease of the shim's own: not estimated */
 	if (zc_cfg.mode == ZC_MODE_OFF || zc_cfg.mode == ZC_MODE_OBSERVE || fd < 0 || (flags & MAP_ANONYMOUS) || (prot & PROT_WRITE) || !(prot & PROT_READ))
-		return;
-	if (len < min_len() || zc_fdtab_get(fd, &i) < 0) return;
+		return 0;
+	if (len < min_len()) return 0;
+	seen->epoch = zc_fdtab_epoch(fd);
+	if (syscall(SYS_fstat, fd, &st) < 0 || !S_ISREG(st.st_mode)) return 0;
+	seen->dev = st.st_dev, seen->ino = st.st_ino;
+	return 1;
+}
+
+void zc_map_track(void *addr, size_t len, int fd, off_t off, const struct zc_map_seen *seen)
+{
+	struct zc_fd_info i;
+	/* another thread's dup2 or close onto the number meanwhile: the mapping is of the file before
+	 * (read first: revalidating a stale entry below moves the epoch too) */
+	int moved = zc_fdtab_epoch(fd) != seen->epoch;
+	if (zc_fdtab_get(fd, &i) < 0) return;
 	/* the entry decides which file's bytes are sent: checked against the kernel (an fclose, a raw
-	 * close, leave a number's entry behind it), one fstat per mapping */
+	 * close, leave a number's entry behind it), and against what the number named before the mmap */
 	if (!zc_fdtab_revalidate(fd, i.gen) && zc_fdtab_get(fd, &i) < 0) return;
+	if (moved || i.dev != seen->dev || i.ino != seen->ino) {
+		zc_count(ZC_maps_refused, 1);
+		return;
+	}
 	if (i.kind != ZC_FD_FILE) return;
 	/* the program's own lease, signal or owner on it: opening the file again could break its lease */
 	if (i.lease == ZC_LS_PROGRAM) return;

@@ -141,3 +141,17 @@ rc=$?
 need "under the shim: $(status $rc) $(head -1 "$T/ms.shim.out") $(tail -1 "$T/ms.shim.out")" grep -q "pieces 40 mismatches 0" "$T/ms.shim.out"
 need "rw_mapped $(stat_sum "$T/ms.*.json" rw_mapped), want 40 (every piece sent from its file)" [ "$(stat_sum "$T/ms.*.json" rw_mapped)" -eq 40 ]
 end
+# two writers map one number that another thread points at file after file with dup2 (every 20 us
+# or so): the shim looked at the number after the mmap, and a mapping made of one file was sent
+# from the next (31-38 of 600 pieces). Now what the number named before the mmap must still stand
+# after it (its fstat and its epoch in the table), else the mapping is not followed (maps_refused)
+begin mapped_number_swapped
+mkdir -p "$T/mw.base" "$T/mw.shim"
+timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mw.base" --rounds 300 --files 8 --threads 2 --swap >"$T/mw.base.out" 2>&1
+rc=$?
+need "without the shim: $(status $rc) $(tail -1 "$T/mw.base.out")" grep -q "pieces 600 mismatches 0" "$T/mw.base.out"
+with_shim ZCSHIM_STATS_FILE="$T/mw.%p.json" -- timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mw.shim" --rounds 300 --files 8 --threads 2 --swap >"$T/mw.shim.out" 2>&1
+rc=$?
+need "under the shim: $(status $rc) $(head -1 "$T/mw.shim.out") $(tail -1 "$T/mw.shim.out")" grep -q "pieces 600 mismatches 0" "$T/mw.shim.out"
+need "rw_mapped $(stat_sum "$T/mw.*.json" rw_mapped), want 300 of 600 pieces at least" [ "$(stat_sum "$T/mw.*.json" rw_mapped)" -ge 300 ]
+end
