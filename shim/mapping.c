@@ -235,9 +235,9 @@ void zc_map_track(void *addr, size_t len, int fd, off_t off, const struct zc_map
 	 * (read first: revalidating a stale entry below moves the epoch too) */
 	int moved = zc_fdtab_epoch(fd) != seen->epoch;
 	if (zc_fdtab_get(fd, &i) < 0) return;
-	/* the entry decides which file's bytes are sent: checked against the kernel (an fclose, a raw
-	 * close, leave a number's entry behind it), and against what the number named before the mmap */
-	if (!zc_fdtab_revalidate(fd, i.gen) && zc_fdtab_get(fd, &i) < 0) return;
+	/* the entry decides which file's bytes are sent: an fclose or a raw close leaves a number's
+	 * entry behind it, so it must be of the file the kernel named before the mmap, else made again */
+	if ((i.dev != seen->dev || i.ino != seen->ino) && (zc_fdtab_forget(fd), zc_fdtab_get(fd, &i) < 0)) return;
 	if (moved || i.dev != seen->dev || i.ino != seen->ino) {
 		zc_count(ZC_maps_refused, 1);
 		return;
