@@ -106,52 +106,47 @@ for h in h0 h1; do
 done
 counters threads maps_tracked rw_mapped
 end
-# twelve threads map 40 files one after the other, as Apache's workers under load, each mapping
-# written whole to a pipe and checked word by word (tests/progs/mapfiles.c): the shim opens its own
-# descriptors for new files in several threads at once. A slot being filled by one thread was taken
-# as free by another, and mappings then named the other's file (the load test's Apache sent pieces
-# of one file from another); this run caught it every time of six before the fix. A second race
-# showed once threads ended and closed their pipes: a thread asking whether data sent to a closed
-# pipe had left classified its number while another thread reopened it for a file, and the stale
-# entry put that file's mapping on another file (1 run in 40; three runs here, and test_fdtab's
-# classification_racing_close_and_reopen_is_never_stored catches it every time)
-begin mapped_many_files
-mkdir -p "$T/mf.base" "$T/mf.shim"
-timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mf.base" --rounds 1000 --files 40 --threads 12 >"$T/mf.base.out" 2>&1
-rc=$?
-need "without the shim: $(status $rc) $(tail -1 "$T/mf.base.out")" grep -q "mismatches 0" "$T/mf.base.out"
-for run in 1 2 3; do
-	with_shim ZCSHIM_STATS_FILE="$T/mf.$run.%p.json" -- timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mf.shim" --rounds 1000 --files 40 --threads 12 >"$T/mf.shim.out" 2>&1
+# mapfiles_runs TAG PIECES MIN_MAPPED RUNS -- ARGS...: tests/progs/mapfiles.c without the shim, then
+# under it RUNS times: every piece holds its file's bytes, and at least MIN_MAPPED went by the kernel
+mapfiles_runs() {
+	local tag=$1 pieces=$2 min=$3 runs=$4 run rc got
+	shift 5
+	mkdir -p "$T/$tag.base" "$T/$tag.shim"
+	timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/$tag.base" "$@" >"$T/$tag.base.out" 2>&1
 	rc=$?
-	need "under the shim, run $run: $(status $rc) $(head -1 "$T/mf.shim.out") $(tail -1 "$T/mf.shim.out")" grep -q "pieces 12000 mismatches 0" "$T/mf.shim.out"
-	# rewritten: 12000 of 12000 here alone, 3980 beside a loaded Apache (slots and leases busy)
-	need "run $run: rw_mapped $(stat_sum "$T/mf.$run.*.json" rw_mapped), want 1000 of 12000 pieces at least" [ "$(stat_sum "$T/mf.$run.*.json" rw_mapped)" -ge 1000 ]
-done
+	need "without the shim: $(status $rc) $(tail -1 "$T/$tag.base.out")" grep -q "pieces $pieces mismatches 0" "$T/$tag.base.out"
+	for run in $(seq 1 "$runs"); do
+		with_shim ZCSHIM_STATS_FILE="$T/$tag.$run.%p.json" -- timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/$tag.shim" "$@" >"$T/$tag.shim.out" 2>&1
+		rc=$?
+		need "under the shim, run $run: $(status $rc) $(head -1 "$T/$tag.shim.out") $(tail -1 "$T/$tag.shim.out")" grep -q "pieces $pieces mismatches 0" "$T/$tag.shim.out"
+		got=$(stat_sum "$T/$tag.$run.*.json" rw_mapped)
+		need "run $run: rw_mapped $got, want $min of $pieces pieces at least" [ "$got" -ge "$min" ]
+	done
+}
+
+# twelve threads map 40 files one after the other, as Apache's workers under load, each mapping
+# written whole to a pipe and checked word by word: the shim opens its own descriptors for new
+# files in several threads at once. A slot being filled by one thread was taken as free by
+# another, and mappings then named the other's file (the load test's Apache sent pieces of one file
+# from another); this run caught it every time of six before the fix. A second race showed once
+# threads ended and closed their pipes: a thread asking whether data sent to a closed pipe had left
+# classified its number while another thread reopened it for a file, and the stale entry put that
+# file's mapping on another file (1 run in 40; three runs here, and test_fdtab's
+# classification_racing_close_and_reopen_is_never_stored catches it every time). Rewritten: 12000
+# of 12000 here alone, 3980 beside a loaded Apache (slots and leases busy)
+begin mapped_many_files
+mapfiles_runs mf 12000 1000 3 -- --rounds 1000 --files 40 --threads 12
 end
 # files opened with fopen and closed with fclose, whose close the shim never sees: the next file
 # gets the same number while the table still names the last one. The mapping trusted the table and
 # was sent from the last file (35 of 40 pieces wrong); now it is checked against fstat per mapping
 begin mapped_stdio_reused_number
-mkdir -p "$T/ms.base" "$T/ms.shim"
-timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/ms.base" --rounds 40 --files 8 --threads 1 --stdio >"$T/ms.base.out" 2>&1
-rc=$?
-need "without the shim: $(status $rc) $(tail -1 "$T/ms.base.out")" grep -q "pieces 40 mismatches 0" "$T/ms.base.out"
-with_shim ZCSHIM_STATS_FILE="$T/ms.%p.json" -- timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/ms.shim" --rounds 40 --files 8 --threads 1 --stdio >"$T/ms.shim.out" 2>&1
-rc=$?
-need "under the shim: $(status $rc) $(head -1 "$T/ms.shim.out") $(tail -1 "$T/ms.shim.out")" grep -q "pieces 40 mismatches 0" "$T/ms.shim.out"
-need "rw_mapped $(stat_sum "$T/ms.*.json" rw_mapped), want 40 (every piece sent from its file)" [ "$(stat_sum "$T/ms.*.json" rw_mapped)" -eq 40 ]
+mapfiles_runs ms 40 40 1 -- --rounds 40 --files 8 --threads 1 --stdio
 end
 # two writers map one number that another thread points at file after file with dup2 (every 20 us
 # or so): the shim looked at the number after the mmap, and a mapping made of one file was sent
 # from the next (31-38 of 600 pieces). Now what the number named before the mmap must still stand
 # after it (its fstat and its epoch in the table), else the mapping is not followed (maps_refused)
 begin mapped_number_swapped
-mkdir -p "$T/mw.base" "$T/mw.shim"
-timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mw.base" --rounds 300 --files 8 --threads 2 --swap >"$T/mw.base.out" 2>&1
-rc=$?
-need "without the shim: $(status $rc) $(tail -1 "$T/mw.base.out")" grep -q "pieces 600 mismatches 0" "$T/mw.base.out"
-with_shim ZCSHIM_STATS_FILE="$T/mw.%p.json" -- timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/mw.shim" --rounds 300 --files 8 --threads 2 --swap >"$T/mw.shim.out" 2>&1
-rc=$?
-need "under the shim: $(status $rc) $(head -1 "$T/mw.shim.out") $(tail -1 "$T/mw.shim.out")" grep -q "pieces 600 mismatches 0" "$T/mw.shim.out"
-need "rw_mapped $(stat_sum "$T/mw.*.json" rw_mapped), want 300 of 600 pieces at least" [ "$(stat_sum "$T/mw.*.json" rw_mapped)" -ge 300 ]
+mapfiles_runs mw 600 300 1 -- --rounds 300 --files 8 --threads 2 --swap
 end
