@@ -95,7 +95,7 @@ case_blocked_worker() {
 	end
 }
 
-# ---- 2: a signal handler that write()s to a self-pipe, signals every 25 us ----------------------
+# ---- 2: a signal handler that write()s to a self-pipe, signals every 50 us ----------------------
 # write() is async-signal-safe; a handler calling it inside the shim's own code must not deadlock.
 case_sigwrite() {
 	begin signal_handler_writes_to_self_pipe_at_high_rate

@@ -19,8 +19,9 @@
  *   blocked-worker [1]  a worker thread with every signal blocked (and a sigwait thread) copies,
  *                       changing one byte of every odd chunk
  *   sigwrite [2]        a SIGUSR1 handler writes to a self-pipe; a timer sends SIGUSR1 every
- *                       25 us (at 10 us the program alone livelocked now and then here, ~28000
- *                       handled a second either way) while the program copies to --out (each
+ *                       50 us (at 10 us the program alone livelocked now and then here, ~28000
+ *                       handled a second either way; at 25 us it did under a loaded CI run, 2
+ *                       runs of about 25) while the program copies to --out (each
  *                       pass from its start) for --seconds, changing every odd chunk; only
  *                       unusual results are logged
  *   modify [3]          copies --passes times (reopening the source), changing every chunk
@@ -316,7 +317,7 @@ static void case_sigwrite(void)
 	int dst = open(O.out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (dst < 0) die_setup(O.out);
 	char *buf = map_buffer(O.chunk);
-	usr1_timer(25);
+	usr1_timer(50);
 	long k = 0, p = 0, t0 = now_ms();
 	for (; p < 3 || now_ms() - t0 < O.seconds * 1000L; p++) {
 		if (lseek(src, 0, SEEK_SET) != 0 || lseek(dst, 0, SEEK_SET) != 0) die_setup("lseek");
