@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 
 /* uthash allocates its bucket arrays from mmap, never from the host's malloc. */
 static void *pool_alloc(size_t sz);
@@ -45,6 +46,63 @@ static uint32_t *epoch_of(int fd)
 uint32_t zc_fdtab_epoch(int fd)
 {
 	return fd < 0 ? 0 : __atomic_load_n(epoch_of(fd), __ATOMIC_ACQUIRE);
+}
+
+/* A deferred read is several calls on the program's number (defer.c), where read is one: another
+ * thread's close or dup2 onto the number must not land between them. Readers count themselves in
+ * reading[], re-pointers in repointing[]; each increments its own, then looks at the other's
+ * (sequentially consistent: at least one of the two sees the other). A reader that sees a
+ * re-pointer makes an ordinary read; a re-pointer that sees readers waits for them. */
+static uint16_t reading[FAST_FDS], reading_far, repointing[FAST_FDS], repointing_far;
+static __thread int reading_fd = -1; /* this thread is inside a deferred read of that number */
+#define REPOINT_WAIT_MS 50 /* a deferred read takes microseconds; a count a raw clone copied, forever */
+
+static uint16_t *slot_of(uint16_t *tab, uint16_t *far, int fd)
+{
+	return fd < FAST_FDS ? &tab[fd] : far;
+}
+
+/* down — decrements a count, never below 0 (a forked child starts from 0 with its thread inside) */
+static void down(uint16_t *c)
+{
+	uint16_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+	while (v && !__atomic_compare_exchange_n(c, &v, (uint16_t)(v - 1), 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) continue;
+}
+
+int zc_fdtab_read_begin(int fd, uint32_t seen)
+{
+	if (fd < 0) return 0;
+	__atomic_fetch_add(slot_of(reading, &reading_far, fd), 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(slot_of(repointing, &repointing_far, fd), __ATOMIC_SEQ_CST) &&
+	    __atomic_load_n(epoch_of(fd), __ATOMIC_SEQ_CST) == seen) {
+		reading_fd = fd;
+		return 1;
+	}
+	down(slot_of(reading, &reading_far, fd));
+	return 0;
+}
+
+void zc_fdtab_read_end(int fd)
+{
+	reading_fd = -1;
+	down(slot_of(reading, &reading_far, fd));
+}
+
+void zc_fdtab_repoint_begin(int fd)
+{
+	if (fd < 0) return;
+	__atomic_fetch_add(slot_of(repointing, &repointing_far, fd), 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(epoch_of(fd), 1, __ATOMIC_SEQ_CST); /* a read that looked before begins no more */
+	uint16_t *r = slot_of(reading, &reading_far, fd), mine = reading_fd == fd; /* a handler inside our own read */
+	for (int spins = 0; __atomic_load_n(r, __ATOMIC_SEQ_CST) > mine && spins < REPOINT_WAIT_MS * 10; spins++) {
+		struct timespec t = {0, 100000};
+		syscall(SYS_nanosleep, &t, NULL);
+	}
+}
+
+void zc_fdtab_repoint_end(int fd)
+{
+	if (fd >= 0) down(slot_of(repointing, &repointing_far, fd));
 }
 
 /* forget_fast — the number names something else now: its lock-free bytes go with the entry. */
@@ -414,6 +472,10 @@ int zc_fdtab_atfork_child(void)
 	int torn = __atomic_load_n(&busy, __ATOMIC_RELAXED);
 	pthread_mutex_init(&lock, NULL);
 	busy = 0;
+	/* reads and re-points in flight were the parent's threads' (this one's own end at 0) */
+	memset(reading, 0, sizeof reading);
+	memset(repointing, 0, sizeof repointing);
+	reading_far = repointing_far = 0;
 	if (torn) {
 		table = NULL; /* entries leak into the pool: a rare child, a few KiB */
 		free_list = NULL;

@@ -56,6 +56,15 @@ int zc_fdtab_known_kind(int fd);
 /* Moves on whenever the number is forgotten (an interposed close, dup2, close_range...): the same
  * value before and after a call says no interposed call re-pointed the number meanwhile. */
 uint32_t zc_fdtab_epoch(int fd);
+/* A deferred read's calls on fd, kept whole against another thread's close or dup2 onto it: begin
+ * returns 1 if the number's epoch is still the one seen before the read was planned and no
+ * re-point is under way (then end must follow), else 0 (make an ordinary read). */
+int zc_fdtab_read_begin(int fd, uint32_t epoch);
+void zc_fdtab_read_end(int fd);
+/* Around the program's close, dup2 or dup3 of fd: begin moves the epoch on and waits (up to 50 ms)
+ * for deferred reads of fd in flight; end after the real call. */
+void zc_fdtab_repoint_begin(int fd);
+void zc_fdtab_repoint_end(int fd);
 /* Copy of the entry (classifying if needed); 0, or -1 if fd is not open. */
 int zc_fdtab_get(int fd, struct zc_fd_info *out);
 /* fstat(fd) still matches the entry's identity; else the entry is reclassified. 1 = same. */

@@ -15,10 +15,12 @@
 
 extern char **environ;
 
-/* gone — the number fd is about to stop naming what we knew: records, lease mark, table entry. */
+/* gone — the number fd is about to stop naming what we knew: records, lease mark, table entry
+ * (deferred reads of it finish first; none begins until settled()). */
 static void gone(int fd)
 {
 	enter();
+	zc_fdtab_repoint_begin(fd);
 	zc_detect_drop_fd(fd);
 	zc_lease_closing(fd);
 	zc_fdtab_forget(fd);
@@ -35,6 +37,13 @@ static void fresh(int fd)
 	leave();
 }
 
+/* settled — after the close or dup2 gone() announced: fresh, and deferred reads may begin again. */
+static void settled(int fd)
+{
+	fresh(fd);
+	zc_fdtab_repoint_end(fd);
+}
+
 EXPORT int close(int fd)
 {
 	if (!zc_active()) return zc_real.close ? zc_real.close(fd) : (int)zc_raw_close(fd);
@@ -44,7 +53,7 @@ EXPORT int close(int fd)
 	errno = saved;
 	int r = zc_real.close(fd);
 	saved = errno;
-	fresh(fd); /* a classification raced in between */
+	settled(fd); /* a classification raced in between */
 	errno = saved;
 	return r;
 }
@@ -94,7 +103,7 @@ EXPORT int dup2(int old, int new)
 {
 	if (zc_active() && old != new) gone(new);
 	int r = zc_real.dup2 ? zc_real.dup2(old, new) : raw_dup2(old, new);
-	if (zc_active() && old != new) fresh(new);
+	if (zc_active() && old != new) settled(new);
 	return r;
 }
 
@@ -102,7 +111,7 @@ EXPORT int dup3(int old, int new, int flags)
 {
 	if (zc_active() && old != new) gone(new);
 	int r = zc_real.dup3 ? zc_real.dup3(old, new, flags) : (int)syscall(SYS_dup3, old, new, flags);
-	if (zc_active() && old != new) fresh(new);
+	if (zc_active() && old != new) settled(new);
 	return r;
 }
 

@@ -59,10 +59,16 @@ static __attribute__((noinline)) ssize_t do_read(int fd, void *buf, size_t n, of
 	int saved = errno, e = pending(fd);
 	zc_count(call, 1);
 	if (e) return errno = e, -1;
+	uint32_t epoch = zc_fdtab_epoch(fd); /* the number as the plan below sees it */
 	struct zc_read_plan p = n < zc_min_record ? (struct zc_read_plan){0} : zc_policy_read(fd, buf, n);
 	if (p.action == ZC_READ_DEFER) {
-		/* the buffer's old record is its own business there: a reused one costs nothing */
-		ssize_t r = zc_defer_read(fd, buf, n, pos, p.gen, p.size);
+		/* the buffer's old record is its own business there: a reused one costs nothing. Several
+		 * calls on fd, kept whole against a close or dup2 onto it (else an ordinary read) */
+		ssize_t r = ZC_DEFER_DECLINED;
+		if (zc_fdtab_read_begin(fd, epoch)) {
+			r = zc_defer_read(fd, buf, n, pos, p.gen, p.size);
+			zc_fdtab_read_end(fd);
+		}
 		errno = saved;
 		if (r != ZC_DEFER_DECLINED) return r;
 		p.action = ZC_READ_RECORD;

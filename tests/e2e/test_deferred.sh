@@ -238,3 +238,23 @@ if want 15; then
 	info sh
 	end
 fi
+# ---- 16: another thread points the read's number at file after file with dup2 (every 200 us):
+# a deferred read is several calls on the number (lease check, lseek, head and tail), and a dup2
+# between them gave a chunk whose head came from one file and interior from the next (1-2 chunks of
+# 4000 per run, 4 runs of 5). Now a close or dup2 onto a number waits for its deferred reads in
+# flight, and none begins meanwhile (tests/progs/repoint.c checks every chunk is one file's)
+if want 16; then
+	begin deferred_read_while_number_repointed
+	mkdir -p "$T/rp.base" "$T/rp.shim"
+	timeout $LIMIT "$ZC_PROGS/repoint" --dir "$T/rp.base" >"$T/rp.base.out" 2>&1
+	rc=$?
+	need "without the shim: exit $rc $(tail -1 "$T/rp.base.out")" grep -q "chunks 4000 mixed 0" "$T/rp.base.out"
+	for run in 1 2 3; do
+		with_shim "${MODE[@]}" ZCSHIM_STATS_FILE="$T/rp.$run.%p.json" -- timeout $LIMIT "$ZC_PROGS/repoint" --dir "$T/rp.shim" >"$T/rp.shim.out" 2>&1
+		rc=$?
+		need "under the shim, run $run: exit $rc $(head -1 "$T/rp.shim.out") $(tail -1 "$T/rp.shim.out")" grep -q "chunks 4000 mixed 0" "$T/rp.shim.out"
+		got=$(stat_sum "$T/rp.$run.*.json" deferred_reads)
+		need "run $run: deferred_reads $got, want 200 of 4000 at least" [ "$got" -ge 200 ]
+	done
+	end
+fi

@@ -571,3 +571,45 @@ Test(fdtab, classification_racing_close_and_reopen_is_never_stored)
 	pthread_join(t, NULL);
 	cr_assert_eq(stale, 0, "round %d of %d: the entry named the file closed before it", stale, rounds);
 }
+
+/* ---- a deferred read kept whole against a close or dup2 onto its number -------------------- */
+
+struct repointer {
+	int fd, done;
+};
+
+static void *repointer_thread(void *p)
+{
+	struct repointer *r = p;
+	zc_fdtab_repoint_begin(r->fd);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	zc_fdtab_repoint_end(r->fd);
+	return NULL;
+}
+
+Test(fdtab, repoint_waits_for_the_read_in_flight_and_no_read_begins_during_it)
+{
+	int fd = tmp_file(0);
+	uint32_t e = zc_fdtab_epoch(fd);
+	cr_assert_eq(zc_fdtab_read_begin(fd, e), 1);
+	struct repointer r = {.fd = fd};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, repointer_thread, &r), 0);
+	usleep(20000);
+	cr_assert_eq(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST), 0, "the dup2 went ahead inside the read");
+	zc_fdtab_read_end(fd);
+	pthread_join(t, NULL);
+	cr_assert_eq(r.done, 1);
+	/* the number was re-pointed since the read was planned: an ordinary read instead */
+	cr_assert_eq(zc_fdtab_read_begin(fd, e), 0);
+	/* under way: none begins, whatever epoch it saw */
+	zc_fdtab_repoint_begin(fd);
+	cr_assert_eq(zc_fdtab_read_begin(fd, zc_fdtab_epoch(fd)), 0);
+	zc_fdtab_repoint_end(fd);
+	cr_assert_eq(zc_fdtab_read_begin(fd, zc_fdtab_epoch(fd)), 1);
+	/* a handler on the reading thread closing the number does not wait for its own read */
+	zc_fdtab_repoint_begin(fd);
+	zc_fdtab_repoint_end(fd);
+	zc_fdtab_read_end(fd);
+	close(fd);
+}
