@@ -209,7 +209,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 			tunlock();
 			return 0;
 		}
-		uint32_t seen = *epoch_of(fd);
+		uint32_t seen = __atomic_load_n(epoch_of(fd), __ATOMIC_RELAXED);
 		tunlock();
 
 		struct zc_fd_info i;
@@ -220,7 +220,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 
 		tlock();
 		HASH_FIND_INT(table, &fd, e);
-		int moved = *epoch_of(fd) != seen;
+		int moved = __atomic_load_n(epoch_of(fd), __ATOMIC_RELAXED) != seen;
 		if (!e && moved && tries < 8) {
 			tunlock();
 			continue;
