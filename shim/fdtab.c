@@ -53,7 +53,7 @@ uint32_t zc_fdtab_epoch(int fd)
  * reading[], re-pointers in repointing[]; each increments its own, then looks at the other's
  * (sequentially consistent: at least one of the two sees the other). A reader that sees a
  * re-pointer makes an ordinary read; a re-pointer that sees readers waits for them. */
-static uint16_t reading[FAST_FDS], reading_far, repointing[FAST_FDS], repointing_far;
+static uint16_t reading[FAST_FDS], reading_far, repointing[FAST_FDS], repointing_far, repointing_all;
 static __thread int reading_fd = -1; /* this thread is inside a deferred read of that number */
 #define REPOINT_WAIT_MS 50 /* a deferred read takes microseconds; a count a raw clone copied, forever */
 
@@ -74,6 +74,7 @@ int zc_fdtab_read_begin(int fd, uint32_t seen)
 	if (fd < 0) return 0;
 	__atomic_fetch_add(slot_of(reading, &reading_far, fd), 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(slot_of(repointing, &repointing_far, fd), __ATOMIC_SEQ_CST) &&
+	    !__atomic_load_n(&repointing_all, __ATOMIC_SEQ_CST) &&
 	    __atomic_load_n(epoch_of(fd), __ATOMIC_SEQ_CST) == seen) {
 		reading_fd = fd;
 		return 1;
@@ -103,6 +104,29 @@ void zc_fdtab_repoint_begin(int fd)
 void zc_fdtab_repoint_end(int fd)
 {
 	if (fd >= 0) down(slot_of(repointing, &repointing_far, fd));
+}
+
+/* readers_in — deferred reads in flight on [lo, hi], other than this thread's own */
+static unsigned readers_in(unsigned lo, unsigned hi)
+{
+	unsigned n = 0;
+	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) n += __atomic_load_n(&reading[fd], __ATOMIC_SEQ_CST);
+	if (hi >= FAST_FDS) n += __atomic_load_n(&reading_far, __ATOMIC_SEQ_CST);
+	return n - (reading_fd >= 0 && (unsigned)reading_fd >= lo && (unsigned)reading_fd <= hi && n);
+}
+
+void zc_fdtab_repoint_range_begin(unsigned lo, unsigned hi)
+{
+	__atomic_fetch_add(&repointing_all, 1, __ATOMIC_SEQ_CST);
+	for (int spins = 0; readers_in(lo, hi) && spins < REPOINT_WAIT_MS * 10; spins++) {
+		struct timespec t = {0, 100000};
+		syscall(SYS_nanosleep, &t, NULL);
+	}
+}
+
+void zc_fdtab_repoint_range_end(void)
+{
+	down(&repointing_all);
 }
 
 /* forget_fast — the number names something else now: its lock-free bytes go with the entry. */
@@ -475,7 +499,7 @@ int zc_fdtab_atfork_child(void)
 	/* reads and re-points in flight were the parent's threads' (this one's own end at 0) */
 	memset(reading, 0, sizeof reading);
 	memset(repointing, 0, sizeof repointing);
-	reading_far = repointing_far = 0;
+	reading_far = repointing_far = repointing_all = 0;
 	if (torn) {
 		table = NULL; /* entries leak into the pool: a rare child, a few KiB */
 		free_list = NULL;

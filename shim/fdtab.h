@@ -65,6 +65,9 @@ void zc_fdtab_read_end(int fd);
  * for deferred reads of fd in flight; end after the real call. */
 void zc_fdtab_repoint_begin(int fd);
 void zc_fdtab_repoint_end(int fd);
+/* The same around close_range(lo, hi): no deferred read of any number begins meanwhile. */
+void zc_fdtab_repoint_range_begin(unsigned lo, unsigned hi);
+void zc_fdtab_repoint_range_end(void);
 /* Copy of the entry (classifying if needed); 0, or -1 if fd is not open. */
 int zc_fdtab_get(int fd, struct zc_fd_info *out);
 /* fstat(fd) still matches the entry's identity; else the entry is reclassified. 1 = same. */

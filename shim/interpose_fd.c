@@ -65,13 +65,15 @@ static int real_close_range(unsigned lo, unsigned hi, int flags)
 
 EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
-	if (zc_active() && !(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (!zc_active()) return real_close_range(lo, hi, flags);
+	int closing = !(flags & CLOSE_RANGE_CLOEXEC);
+	if (closing) {
 		enter();
+		zc_fdtab_repoint_range_begin(lo, hi); /* deferred reads in the range finish first */
 		for (unsigned fd = lo; fd <= hi && fd < 4096; fd++) zc_detect_drop_fd((int)fd);
 		zc_fdtab_forget_range(lo, hi);
 		leave();
 	}
-	if (!zc_active()) return real_close_range(lo, hi, flags);
 	/* around the shim's own descriptors: a daemon closing "everything" keeps its counters and guard */
 	int mine[96], n = zc_own_fds_in(lo, hi, mine, 96), r = 0;
 	unsigned from = lo;
@@ -79,7 +81,9 @@ EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 		if ((unsigned)mine[k] > from) r = real_close_range(from, (unsigned)mine[k] - 1, flags);
 		from = (unsigned)mine[k] + 1;
 	}
-	return r == 0 && from <= hi && from != 0 ? real_close_range(from, hi, flags) : r;
+	if (r == 0 && from <= hi && from != 0) r = real_close_range(from, hi, flags);
+	if (closing) zc_fdtab_repoint_range_end();
+	return r;
 }
 
 /* The raw system calls below stand in for the real functions before the constructor ran

@@ -613,3 +613,30 @@ Test(fdtab, repoint_waits_for_the_read_in_flight_and_no_read_begins_during_it)
 	zc_fdtab_read_end(fd);
 	close(fd);
 }
+
+static void *range_thread(void *p)
+{
+	struct repointer *r = p;
+	zc_fdtab_repoint_range_begin((unsigned)r->fd - 1, (unsigned)r->fd + 1);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	zc_fdtab_repoint_range_end();
+	return NULL;
+}
+
+Test(fdtab, close_range_waits_for_reads_in_its_range_and_none_begins_during_it)
+{
+	int fd = tmp_file(0), other = tmp_file(0);
+	cr_assert_eq(zc_fdtab_read_begin(fd, zc_fdtab_epoch(fd)), 1);
+	struct repointer r = {.fd = fd};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, range_thread, &r), 0);
+	usleep(20000);
+	cr_assert_eq(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST), 0, "close_range went ahead inside the read");
+	cr_assert_eq(zc_fdtab_read_begin(other, zc_fdtab_epoch(other)), 0, "a read began during close_range");
+	zc_fdtab_read_end(fd);
+	pthread_join(t, NULL);
+	cr_assert_eq(zc_fdtab_read_begin(other, zc_fdtab_epoch(other)), 1);
+	zc_fdtab_read_end(other);
+	close(fd);
+	close(other);
+}
