@@ -30,11 +30,6 @@ static int nthreads = 8, nfiles = 24, rounds = 60, stdio, swap, swap_fd = -1, sw
 static size_t size = 256 << 10;
 static unsigned long pieces, mismatches;
 
-static uint64_t word(int file, size_t off)
-{
-	return (uint64_t)file << 40 | off;
-}
-
 /* file_of — the file thread t maps in round r (its reader expects the same one) */
 static int file_of(int t, int r)
 {
@@ -48,16 +43,11 @@ static void path_of(char *p, size_t n, int file)
 
 static void make_files(void)
 {
-	uint64_t *b = malloc(size);
 	char p[4096];
 	for (int f = 0; f < nfiles; f++) {
-		for (size_t k = 0; k < size / 8; k++) b[k] = word(f, k * 8);
 		path_of(p, sizeof p, f);
-		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || write(fd, b, size) != (ssize_t)size) progs_die("mapfiles", p);
-		close(fd);
+		progs_word_file("mapfiles", p, f, size);
 	}
-	free(b);
 }
 
 struct job {
@@ -83,7 +73,7 @@ static void *reader(void *arg)
 			got += (size_t)n;
 		}
 		for (size_t k = 0; k < size / 8; k++)
-			if (b[k] != word(f, k * 8)) {
+			if (b[k] != progs_word(f, k * 8)) {
 				fprintf(stderr, "thread %d round %d: file %d offset %zu holds file %llu offset %llu\n",
 					j->t, r, f, k * 8, (unsigned long long)(b[k] >> 40), (unsigned long long)(b[k] & ((1ULL << 40) - 1)));
 				__atomic_fetch_add(&mismatches, 1, __ATOMIC_RELAXED);

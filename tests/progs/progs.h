@@ -58,4 +58,22 @@ static inline int progs_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* progs_word — the 8-byte word at offset off of word file number `file`: it names both, so a piece
+ * sent from another file, or from another offset, shows (mapfiles, repoint) */
+static inline uint64_t progs_word(int file, size_t off)
+{
+	return (uint64_t)file << 40 | off;
+}
+
+/* progs_word_file — writes path: size bytes (a multiple of 8) of file number `file`'s words. */
+static inline void progs_word_file(const char *prog, const char *path, int file, size_t size)
+{
+	uint64_t *b = malloc(size);
+	FILE *f = fopen(path, "w");
+	if (!b || !f) progs_die(prog, path);
+	for (size_t k = 0; k < size / 8; k++) b[k] = progs_word(file, k * 8);
+	if (fwrite(b, 1, size, f) != size || fclose(f) != 0) progs_die(prog, path);
+	free(b);
+}
+
 #endif

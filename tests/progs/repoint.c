@@ -20,26 +20,16 @@ static long chunks = 4000, pause_us = 200;
 static size_t chunk = 64 << 10, size = 1 << 20;
 static unsigned long checked, mixed;
 
-static uint64_t word(int file, size_t off)
-{
-	return (uint64_t)file << 40 | off;
-}
-
 /* make_files — nfiles files of size bytes, each word naming its file and offset; opened read-only */
 static int *make_files(void)
 {
-	uint64_t *b = malloc(size);
 	int *fds = calloc((size_t)nfiles, sizeof *fds);
 	char p[4096];
 	for (int f = 0; f < nfiles; f++) {
-		for (size_t k = 0; k < size / 8; k++) b[k] = word(f, k * 8);
 		snprintf(p, sizeof p, "%s/r%03d.bin", dir, f);
-		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || write(fd, b, size) != (ssize_t)size) progs_die("repoint", p);
-		close(fd);
+		progs_word_file("repoint", p, f, size);
 		if ((fds[f] = open(p, O_RDONLY)) < 0) progs_die("repoint", p);
 	}
-	free(b);
 	return fds;
 }
 
