@@ -36,16 +36,23 @@ enum { STEADY_SMALL = 1, STEADY_STACK = 2 };
  * lock is stored only if its number's epoch did not move meanwhile. Else it may describe what the
  * number named before a close and a reopen (the lease thread asks about numbers it does not own).
  * Read without the lock too (zc_fdtab_epoch: did the number change during an mmap?). */
-static uint32_t epoch[FAST_FDS], epoch_far;
+#define NUMBERS 65536 /* numbers with counts of their own (zero pages until used); above, one shared */
+static uint32_t epoch[NUMBERS], epoch_far, epoch_all; /* epoch_all: close_range, forget_all */
 
 static uint32_t *epoch_of(int fd)
 {
-	return fd < FAST_FDS ? &epoch[fd] : &epoch_far;
+	return fd < NUMBERS ? &epoch[fd] : &epoch_far;
+}
+
+/* number_epoch — the number's own epoch and the ranges' */
+static uint32_t number_epoch(int fd)
+{
+	return __atomic_load_n(epoch_of(fd), __ATOMIC_SEQ_CST) + __atomic_load_n(&epoch_all, __ATOMIC_SEQ_CST);
 }
 
 uint32_t zc_fdtab_epoch(int fd)
 {
-	return fd < 0 ? 0 : __atomic_load_n(epoch_of(fd), __ATOMIC_ACQUIRE);
+	return fd < 0 ? 0 : number_epoch(fd);
 }
 
 /* A deferred read is several calls on the program's number (defer.c), where read is one: another
@@ -53,13 +60,14 @@ uint32_t zc_fdtab_epoch(int fd)
  * reading[], re-pointers in repointing[]; each increments its own, then looks at the other's
  * (sequentially consistent: at least one of the two sees the other). A reader that sees a
  * re-pointer makes an ordinary read; a re-pointer that sees readers waits for them. */
-static uint16_t reading[FAST_FDS], reading_far, repointing[FAST_FDS], repointing_far, repointing_all;
+static uint16_t reading[NUMBERS] __attribute__((aligned(4096))), repointing[NUMBERS] __attribute__((aligned(4096)));
+static uint16_t reading_far, repointing_far, repointing_all;
 static __thread int reading_fd = -1; /* this thread is inside a deferred read of that number */
 #define REPOINT_WAIT_MS 50 /* a deferred read takes microseconds; a count a raw clone copied, forever */
 
 static uint16_t *slot_of(uint16_t *tab, uint16_t *far, int fd)
 {
-	return fd < FAST_FDS ? &tab[fd] : far;
+	return fd < NUMBERS ? &tab[fd] : far;
 }
 
 /* down — decrements a count, never below 0 (a forked child starts from 0 with its thread inside) */
@@ -75,7 +83,7 @@ int zc_fdtab_read_begin(int fd, uint32_t seen)
 	__atomic_fetch_add(slot_of(reading, &reading_far, fd), 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(slot_of(repointing, &repointing_far, fd), __ATOMIC_SEQ_CST) &&
 	    !__atomic_load_n(&repointing_all, __ATOMIC_SEQ_CST) &&
-	    __atomic_load_n(epoch_of(fd), __ATOMIC_SEQ_CST) == seen) {
+	    number_epoch(fd) == seen) {
 		reading_fd = fd;
 		return 1;
 	}
@@ -110,8 +118,8 @@ void zc_fdtab_repoint_end(int fd)
 static unsigned readers_in(unsigned lo, unsigned hi)
 {
 	unsigned n = 0;
-	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) n += __atomic_load_n(&reading[fd], __ATOMIC_SEQ_CST);
-	if (hi >= FAST_FDS) n += __atomic_load_n(&reading_far, __ATOMIC_SEQ_CST);
+	for (unsigned fd = lo; fd <= hi && fd < NUMBERS; fd++) n += __atomic_load_n(&reading[fd], __ATOMIC_SEQ_CST);
+	if (hi >= NUMBERS) n += __atomic_load_n(&reading_far, __ATOMIC_SEQ_CST);
 	return n - (reading_fd >= 0 && (unsigned)reading_fd >= lo && (unsigned)reading_fd <= hi && n);
 }
 
@@ -233,7 +241,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 			tunlock();
 			return 0;
 		}
-		uint32_t seen = __atomic_load_n(epoch_of(fd), __ATOMIC_RELAXED);
+		uint32_t seen = number_epoch(fd);
 		tunlock();
 
 		struct zc_fd_info i;
@@ -244,7 +252,7 @@ static int lookup_or_add(int fd, struct zc_fd_info *out)
 
 		tlock();
 		HASH_FIND_INT(table, &fd, e);
-		int moved = __atomic_load_n(epoch_of(fd), __ATOMIC_RELAXED) != seen;
+		int moved = number_epoch(fd) != seen;
 		if (!e && moved && tries < 8) {
 			tunlock();
 			continue;
@@ -328,8 +336,7 @@ void zc_fdtab_forget_range(unsigned lo, unsigned hi)
 	tlock();
 	HASH_ITER(hh, table, e, tmp)
 	if ((unsigned)e->i.fd >= lo && (unsigned)e->i.fd <= hi) remove_locked(e);
-	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) __atomic_fetch_add(&epoch[fd], 1, __ATOMIC_RELEASE); /* numbers with no entry too */
-	if (hi >= FAST_FDS) __atomic_fetch_add(&epoch_far, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&epoch_all, 1, __ATOMIC_SEQ_CST); /* numbers with no entry too */
 	tunlock();
 }
 
@@ -497,8 +504,8 @@ int zc_fdtab_atfork_child(void)
 	pthread_mutex_init(&lock, NULL);
 	busy = 0;
 	/* reads and re-points in flight were the parent's threads' (this one's own end at 0) */
-	memset(reading, 0, sizeof reading);
-	memset(repointing, 0, sizeof repointing);
+	syscall(SYS_madvise, reading, sizeof reading, MADV_DONTNEED); /* zero pages again, none touched */
+	syscall(SYS_madvise, repointing, sizeof repointing, MADV_DONTNEED);
 	reading_far = repointing_far = repointing_all = 0;
 	if (torn) {
 		table = NULL; /* entries leak into the pool: a rare child, a few KiB */

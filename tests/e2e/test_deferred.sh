@@ -254,7 +254,7 @@ if want 16; then
 		rc=$?
 		need "under the shim, run $run: exit $rc $(head -1 "$T/rp.shim.out") $(tail -1 "$T/rp.shim.out")" grep -q "chunks 4000 mixed 0" "$T/rp.shim.out"
 		got=$(stat_sum "$T/rp.$run.*.json" deferred_reads)
-		need "run $run: deferred_reads $got, want 200 of 4000 at least" [ "$got" -ge 200 ]
+		need "run $run: deferred_reads $got, want 100 of 4000 at least (700-1600 here; fewer under load, each dup2 puts the number on probation again)" [ "$got" -ge 100 ]
 	done
 	end
 fi
