@@ -27,21 +27,24 @@ struct entry {
 	struct entry *next_free;
 };
 
-#define FAST_FDS 4096
-static uint8_t kind_cache[FAST_FDS]; /* 0 = unknown; read without the lock */
-static uint8_t steady_cache[FAST_FDS]; /* 0, or STEADY_SMALL / STEADY_STACK: read without the lock */
+/* Numbers below this have lock-free bytes, epochs and counts of their own (zero pages until used:
+ * a server past 4096 connections keeps its cheap paths); above, the table under its lock, and one
+ * shared epoch and count. Within the usual hard limit (20000 here), so both sides are tested. */
+#define FAST_FDS 16384
+#define PAGED __attribute__((aligned(4096))) /* whole pages: a torn child zeroes them by madvise */
+static uint8_t kind_cache[FAST_FDS] PAGED; /* 0 = unknown; read without the lock */
+static uint8_t steady_cache[FAST_FDS] PAGED; /* 0, or STEADY_SMALL / STEADY_STACK: read without the lock */
 enum { STEADY_SMALL = 1, STEADY_STACK = 2 };
 
 /* A number's epoch moves on with every forget (under the lock): a classification made outside the
  * lock is stored only if its number's epoch did not move meanwhile. Else it may describe what the
  * number named before a close and a reopen (the lease thread asks about numbers it does not own).
  * Read without the lock too (zc_fdtab_epoch: did the number change during an mmap?). */
-#define NUMBERS 65536 /* numbers with counts of their own (zero pages until used); above, one shared */
-static uint32_t epoch[NUMBERS], epoch_far, epoch_all; /* epoch_all: close_range, forget_all */
+static uint32_t epoch[FAST_FDS], epoch_far, epoch_all; /* epoch_all: close_range, forget_all */
 
 static uint32_t *epoch_of(int fd)
 {
-	return fd < NUMBERS ? &epoch[fd] : &epoch_far;
+	return fd < FAST_FDS ? &epoch[fd] : &epoch_far;
 }
 
 /* number_epoch — the number's own epoch and the ranges' */
@@ -60,14 +63,14 @@ uint32_t zc_fdtab_epoch(int fd)
  * reading[], re-pointers in repointing[]; each increments its own, then looks at the other's
  * (sequentially consistent: at least one of the two sees the other). A reader that sees a
  * re-pointer makes an ordinary read; a re-pointer that sees readers waits for them. */
-static uint16_t reading[NUMBERS] __attribute__((aligned(4096))), repointing[NUMBERS] __attribute__((aligned(4096)));
+static uint16_t reading[FAST_FDS] PAGED, repointing[FAST_FDS] PAGED;
 static uint16_t reading_far, repointing_far, repointing_all;
 static __thread int reading_fd = -1; /* this thread is inside a deferred read of that number */
 #define REPOINT_WAIT_MS 50 /* a deferred read takes microseconds; a count a raw clone copied, forever */
 
 static uint16_t *slot_of(uint16_t *tab, uint16_t *far, int fd)
 {
-	return fd < NUMBERS ? &tab[fd] : far;
+	return fd < FAST_FDS ? &tab[fd] : far;
 }
 
 /* down — decrements a count, never below 0 (a forked child starts from 0 with its thread inside) */
@@ -118,8 +121,8 @@ void zc_fdtab_repoint_end(int fd)
 static unsigned readers_in(unsigned lo, unsigned hi)
 {
 	unsigned n = 0;
-	for (unsigned fd = lo; fd <= hi && fd < NUMBERS; fd++) n += __atomic_load_n(&reading[fd], __ATOMIC_SEQ_CST);
-	if (hi >= NUMBERS) n += __atomic_load_n(&reading_far, __ATOMIC_SEQ_CST);
+	for (unsigned fd = lo; fd <= hi && fd < FAST_FDS; fd++) n += __atomic_load_n(&reading[fd], __ATOMIC_SEQ_CST);
+	if (hi >= FAST_FDS) n += __atomic_load_n(&reading_far, __ATOMIC_SEQ_CST);
 	return n - (reading_fd >= 0 && (unsigned)reading_fd >= lo && (unsigned)reading_fd <= hi && n);
 }
 
@@ -510,8 +513,8 @@ int zc_fdtab_atfork_child(void)
 	if (torn) {
 		table = NULL; /* entries leak into the pool: a rare child, a few KiB */
 		free_list = NULL;
-		memset(kind_cache, 0, sizeof kind_cache);
-		memset(steady_cache, 0, sizeof steady_cache);
+		syscall(SYS_madvise, kind_cache, sizeof kind_cache, MADV_DONTNEED);
+		syscall(SYS_madvise, steady_cache, sizeof steady_cache, MADV_DONTNEED);
 		__atomic_store_n(&zc_fdtab_pending, 0, __ATOMIC_RELAXED);
 	}
 	return torn;
