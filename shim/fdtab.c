@@ -100,24 +100,14 @@ void zc_fdtab_read_end(int fd)
 	down(slot_of(reading, &reading_far, fd));
 }
 
-void zc_fdtab_repoint_begin(int fd)
-{
-	if (fd < 0) return;
-	__atomic_fetch_add(slot_of(repointing, &repointing_far, fd), 1, __ATOMIC_SEQ_CST);
-	__atomic_fetch_add(epoch_of(fd), 1, __ATOMIC_SEQ_CST); /* a read that looked before begins no more */
-	uint16_t *r = slot_of(reading, &reading_far, fd), mine = reading_fd == fd; /* a handler inside our own read */
-	for (int spins = 0; __atomic_load_n(r, __ATOMIC_SEQ_CST) > mine && spins < REPOINT_WAIT_MS * 10; spins++) {
-		struct timespec t = {0, 100000};
-		syscall(SYS_nanosleep, &t, NULL);
-	}
-}
 
 void zc_fdtab_repoint_end(int fd)
 {
 	if (fd >= 0) down(slot_of(repointing, &repointing_far, fd));
 }
 
-/* readers_in — deferred reads in flight on [lo, hi], other than this thread's own */
+/* readers_in — deferred reads in flight on [lo, hi], other than this thread's own (a handler inside
+ * it cannot wait for it) */
 static unsigned readers_in(unsigned lo, unsigned hi)
 {
 	unsigned n = 0;
@@ -126,13 +116,27 @@ static unsigned readers_in(unsigned lo, unsigned hi)
 	return n - (reading_fd >= 0 && (unsigned)reading_fd >= lo && (unsigned)reading_fd <= hi && n);
 }
 
-void zc_fdtab_repoint_range_begin(unsigned lo, unsigned hi)
+/* wait_readers — until no deferred read of [lo, hi] is in flight, or REPOINT_WAIT_MS passed */
+static void wait_readers(unsigned lo, unsigned hi)
 {
-	__atomic_fetch_add(&repointing_all, 1, __ATOMIC_SEQ_CST);
 	for (int spins = 0; readers_in(lo, hi) && spins < REPOINT_WAIT_MS * 10; spins++) {
 		struct timespec t = {0, 100000};
 		syscall(SYS_nanosleep, &t, NULL);
 	}
+}
+
+void zc_fdtab_repoint_begin(int fd)
+{
+	if (fd < 0) return;
+	__atomic_fetch_add(slot_of(repointing, &repointing_far, fd), 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(epoch_of(fd), 1, __ATOMIC_SEQ_CST); /* a read that looked before begins no more */
+	wait_readers((unsigned)fd, (unsigned)fd);
+}
+
+void zc_fdtab_repoint_range_begin(unsigned lo, unsigned hi)
+{
+	__atomic_fetch_add(&repointing_all, 1, __ATOMIC_SEQ_CST);
+	wait_readers(lo, hi);
 }
 
 void zc_fdtab_repoint_range_end(void)
