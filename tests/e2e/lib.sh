@@ -62,3 +62,27 @@ status() {
 	*) if [ "$1" -gt 128 ]; then echo "killed by SIG$(kill -l $(($1 - 128)))"; else echo "exit $1"; fi ;;
 	esac
 }
+
+# checked_runs TAG PROG CLEAN COUNTER MIN RUNS [ENV...] -- ARGS...: a program of tests/progs that
+# checks every byte itself (its last line says CLEAN when all were right), once without the shim,
+# then RUNS times under it with ENV: CLEAN each time, and COUNTER summed over the run's processes at
+# least MIN (=N: exactly N), so the path under test ran. Within a begin/end case; files $ZC_TMP/TAG.*
+checked_runs() {
+	local prog=$ZC_PROGS/$2 clean=$3 counter=$4 min=${5#=} runs=$6 run rc got t=$ZC_TMP/$1 envs=()
+	local op=-ge want="at least"
+	[ "$5" != "$min" ] && op=-eq want=exactly
+	shift 6
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	mkdir -p "$t.base" "$t.shim"
+	timeout "${LIMIT:-60}" "$prog" --dir "$t.base" "$@" >"$t.base.out" 2>&1
+	rc=$?
+	need "without the shim: $(status $rc) $(tail -1 "$t.base.out")" grep -q "$clean" "$t.base.out"
+	for run in $(seq 1 "$runs"); do
+		with_shim "${envs[@]}" ZCSHIM_STATS_FILE="$t.$run.%p.json" -- timeout "${LIMIT:-60}" "$prog" --dir "$t.shim" "$@" >"$t.shim.out" 2>&1
+		rc=$?
+		need "under the shim, run $run: $(status $rc) $(head -1 "$t.shim.out") $(tail -1 "$t.shim.out")" grep -q "$clean" "$t.shim.out"
+		got=$(stat_sum "$t.$run.*.json" "$counter")
+		need "run $run: $counter $got, want $want $min" [ "$got" "$op" "$min" ]
+	done
+}

@@ -106,24 +106,6 @@ for h in h0 h1; do
 done
 counters threads maps_tracked rw_mapped
 end
-# mapfiles_runs TAG PIECES MIN_MAPPED RUNS -- ARGS...: tests/progs/mapfiles.c without the shim, then
-# under it RUNS times: every piece holds its file's bytes, and at least MIN_MAPPED went by the kernel
-mapfiles_runs() {
-	local tag=$1 pieces=$2 min=$3 runs=$4 run rc got
-	shift 5
-	mkdir -p "$T/$tag.base" "$T/$tag.shim"
-	timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/$tag.base" "$@" >"$T/$tag.base.out" 2>&1
-	rc=$?
-	need "without the shim: $(status $rc) $(tail -1 "$T/$tag.base.out")" grep -q "pieces $pieces mismatches 0" "$T/$tag.base.out"
-	for run in $(seq 1 "$runs"); do
-		with_shim ZCSHIM_STATS_FILE="$T/$tag.$run.%p.json" -- timeout $LIMIT "$ZC_PROGS/mapfiles" --dir "$T/$tag.shim" "$@" >"$T/$tag.shim.out" 2>&1
-		rc=$?
-		need "under the shim, run $run: $(status $rc) $(head -1 "$T/$tag.shim.out") $(tail -1 "$T/$tag.shim.out")" grep -q "pieces $pieces mismatches 0" "$T/$tag.shim.out"
-		got=$(stat_sum "$T/$tag.$run.*.json" rw_mapped)
-		need "run $run: rw_mapped $got, want $min of $pieces pieces at least" [ "$got" -ge "$min" ]
-	done
-}
-
 # twelve threads map 40 files one after the other, as Apache's workers under load, each mapping
 # written whole to a pipe and checked word by word: the shim opens its own descriptors for new
 # files in several threads at once. A slot being filled by one thread was taken as free by
@@ -135,18 +117,18 @@ mapfiles_runs() {
 # classification_racing_close_and_reopen_is_never_stored catches it every time). Rewritten: 12000
 # of 12000 here alone, 3980 beside a loaded Apache (slots and leases busy)
 begin mapped_many_files
-mapfiles_runs mf 12000 1000 3 -- --rounds 1000 --files 40 --threads 12
+checked_runs mf mapfiles "pieces 12000 mismatches 0" rw_mapped 1000 3 -- --rounds 1000 --files 40 --threads 12
 end
 # files opened with fopen and closed with fclose, whose close the shim never sees: the next file
 # gets the same number while the table still names the last one. The mapping trusted the table and
 # was sent from the last file (35 of 40 pieces wrong); now it is checked against fstat per mapping
 begin mapped_stdio_reused_number
-mapfiles_runs ms 40 40 1 -- --rounds 40 --files 8 --threads 1 --stdio
+checked_runs ms mapfiles "pieces 40 mismatches 0" rw_mapped =40 1 -- --rounds 40 --files 8 --threads 1 --stdio
 end
 # two writers map one number that another thread points at file after file with dup2 (every 20 us
 # or so): the shim looked at the number after the mmap, and a mapping made of one file was sent
 # from the next (31-38 of 600 pieces). Now what the number named before the mmap must still stand
 # after it (its fstat and its epoch in the table), else the mapping is not followed (maps_refused)
 begin mapped_number_swapped
-mapfiles_runs mw 600 300 1 -- --rounds 300 --files 8 --threads 2 --swap
+checked_runs mw mapfiles "pieces 600 mismatches 0" rw_mapped 300 1 -- --rounds 300 --files 8 --threads 2 --swap
 end
