@@ -105,6 +105,7 @@
 	F(sysv_signal, sighandler_t, (int, sighandler_t), SIG)                                        \
 	A(__sysv_signal, sysv_signal, SIG)                                                            \
 	F(sigset, sighandler_t, (int, sighandler_t), SIG)                                             \
+	F(siginterrupt, int, (int, int), SIG)                                                         \
 	F(setuid, int, (uid_t), CRED)                                                                 \
 	F(seteuid, int, (uid_t), CRED)                                                                \
 	F(setreuid, int, (uid_t, uid_t), CRED)                                                        \

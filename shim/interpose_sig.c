@@ -1,7 +1,9 @@
-/* interpose_sig.c — SIGPIPE's disposition, watched through the names that set it (sigaction,
- * signal and its aliases, sysv_signal, sigset), so a rewritten write to a socket needs no system
- * call to learn that the program ignores SIGPIPE (nginx, Apache and python do). Every call passes
- * through unchanged; only its result is noted. */
+/* interpose_sig.c — SIGPIPE's disposition, and which signals have handlers that restart calls
+ * (SA_RESTART), watched through the names that set them (sigaction, signal and its aliases,
+ * sysv_signal, sigset, siginterrupt): a rewritten write to a socket needs no system call to learn
+ * that the program ignores SIGPIPE (nginx, Apache and python do), and a write to a blocking pipe
+ * may wait inside splice when no handler would restart it (rewrite.c). Every call passes through
+ * unchanged; only its result is noted. */
 #include "interpose.h"
 #include "real.h"
 #include "shim.h"
@@ -19,10 +21,12 @@
 		f_;                                                                              \
 	})
 
-/* note — the disposition just set for sig (state.c keeps it). */
-static void note(int sig, sighandler_t h)
+/* note — the disposition just set for sig, and whether its handler restarts calls (state.c keeps
+ * both). */
+static void note(int sig, sighandler_t h, int restarts)
 {
 	if (sig == SIGPIPE) zc_sigpipe_set(h == SIG_IGN);
+	zc_sig_restart_set(sig, restarts && h != SIG_DFL && h != SIG_IGN);
 }
 
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -30,7 +34,8 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	zc_real_sigaction_t f = NEXT(sigaction);
 	if (!f) return errno = ENOSYS, -1;
 	int r = f(sig, act, old);
-	if (r == 0 && act) note(sig, act->sa_handler); /* sa_sigaction shares the slot: SIG_IGN either way */
+	/* sa_sigaction shares the slot: SIG_IGN either way */
+	if (r == 0 && act) note(sig, act->sa_handler, (act->sa_flags & SA_RESTART) != 0);
 	return r;
 }
 
@@ -41,7 +46,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t h)
 	zc_real_signal_t f = NEXT(signal);
 	if (!f) return errno = ENOSYS, SIG_ERR;
 	sighandler_t r = f(sig, h);
-	if (r != SIG_ERR) note(sig, h);
+	if (r != SIG_ERR) note(sig, h, 1); /* BSD semantics: SA_RESTART unless siginterrupt said not */
 	return r;
 }
 
@@ -53,7 +58,7 @@ EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 	zc_real_sysv_signal_t f = NEXT(sysv_signal);
 	if (!f) return errno = ENOSYS, SIG_ERR;
 	sighandler_t r = f(sig, h);
-	if (r != SIG_ERR) note(sig, h);
+	if (r != SIG_ERR) note(sig, h, 0);
 	return r;
 }
 
@@ -65,6 +70,19 @@ EXPORT sighandler_t sigset(int sig, sighandler_t h)
 	zc_real_sigset_t f = NEXT(sigset);
 	if (!f) return errno = ENOSYS, SIG_ERR;
 	sighandler_t r = f(sig, h);
-	if (r != SIG_ERR && h != SIG_HOLD) note(sig, h);
+	if (r != SIG_ERR && h != SIG_HOLD) note(sig, h, 0);
+	return r;
+}
+
+/* siginterrupt changes SA_RESTART of the handler in place: its new flags are the kernel's. */
+EXPORT int siginterrupt(int sig, int flag)
+{
+	zc_real_siginterrupt_t f = NEXT(siginterrupt);
+	if (!f) return errno = ENOSYS, -1;
+	int r = f(sig, flag);
+	zc_real_sigaction_t get = NEXT(sigaction);
+	struct sigaction now;
+	if (r == 0 && get && get(sig, NULL, &now) == 0)
+		zc_sig_restart_set(sig, now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN && (now.sa_flags & SA_RESTART));
 	return r;
 }

@@ -280,12 +280,17 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 		*errp = EAGAIN;
 		return 0;
 	}
-	int full = 0; /* a blocking pipe's splice came back short: the pipe is full */
+	int full = 0;	 /* a blocking pipe's splice came back short: the pipe is full */
+	int polled = -1; /* after progress, a blocking pipe is waited for with poll (room) */
 	while (moved < s->n) {
-		/* after progress a pipe write stops where a signal arrives: splice would restart instead */
-		int nb = nonblock || (method == M_SPLICE && moved > 0);
+		/* after progress a pipe write stops where a handler runs; a splice waiting for room would
+		 * be restarted by one with SA_RESTART, and only then is poll needed. Without such a
+		 * handler splice waits itself (a signal ends it with EINTR, as it ends write; a stop and
+		 * continue restarts both) and follows the real O_NONBLOCK: two calls fewer per pipeful */
+		if (method == M_SPLICE && moved > 0 && polled < 0) polled = zc_sig_restarting();
+		int nb = nonblock || polled == 1;
 		/* the last splice filled the pipe: wait for room at once rather than be told EAGAIN */
-		if (full && !nonblock && (err = room(w->fd, 1, &asked, &nonblock))) break;
+		if (full && !nonblock && polled == 1 && (err = room(w->fd, 1, &asked, &nonblock))) break;
 		ssize_t r = kcall(method, w->fd, src, &off, s->n - moved, nb, dpos);
 		full = method == M_SPLICE && r > 0 && moved + (size_t)r < s->n;
 		if (r > 0) {

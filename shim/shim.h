@@ -29,6 +29,10 @@ int zc_copy_in(void *dst, const void *src, size_t n);
 /* zc_sigpipe_ignored — SIGPIPE's disposition is SIG_IGN (interpose_sig.c follows it: zc_sigpipe_set). */
 int zc_sigpipe_ignored(void);
 void zc_sigpipe_set(int ignored);
+/* zc_sig_restarting — some signal has a handler installed with SA_RESTART (the kernel is asked
+ * once, then interpose_sig.c follows it: zc_sig_restart_set). Errs toward yes. */
+int zc_sig_restarting(void);
+void zc_sig_restart_set(int sig, int on);
 /* zc_on_stack — p lies in the calling thread's own stack. */
 int zc_on_stack(const void *p);
 extern pid_t zc_pid_cache; /* getpid(), asked once (reset in a forked child) */

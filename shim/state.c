@@ -141,6 +141,14 @@ int zc_copy_in(void *dst, const void *src, size_t n)
 	return syscall(SYS_process_vm_readv, zc_pid_cache, &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
 }
 
+/* ksig — the kernel's struct sigaction (rt_sigaction's). */
+struct ksig {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
 static int pipe_state = -1; /* SIGPIPE: 1 SIG_IGN, 0 anything else, -1 not known yet */
 
 void zc_sigpipe_set(int ignored)
@@ -153,14 +161,40 @@ int zc_sigpipe_ignored(void)
 {
 	int s = __atomic_load_n(&pipe_state, __ATOMIC_RELAXED);
 	if (s >= 0) return s;
-	struct {
-		void *handler;
-		unsigned long flags;
-		void *restorer;
-		uint64_t mask;
-	} k; /* the kernel's struct sigaction */
+	struct ksig k;
 	s = syscall(SYS_rt_sigaction, SIGPIPE, NULL, &k, sizeof k.mask) == 0 && k.handler == (void *)SIG_IGN;
 	int unknown = -1;
 	__atomic_compare_exchange_n(&pipe_state, &unknown, s, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	return __atomic_load_n(&pipe_state, __ATOMIC_RELAXED);
+}
+
+/* restart_mask — bit sig-1: sig has a handler with SA_RESTART. Notes apply even before the kernel
+ * was asked; the kernel's answer is or-ed in, so a race can only leave a bit set (the exact path) */
+static uint64_t restart_mask;
+static int restart_known;
+
+void zc_sig_restart_set(int sig, int on)
+{
+	if (sig < 1 || sig > 64) return;
+	uint64_t bit = 1ULL << (sig - 1);
+	if (on) __atomic_fetch_or(&restart_mask, bit, __ATOMIC_RELAXED);
+	else __atomic_fetch_and(&restart_mask, ~bit, __ATOMIC_RELAXED);
+}
+
+int zc_sig_restarting(void)
+{
+	if (!__atomic_load_n(&restart_known, __ATOMIC_ACQUIRE)) {
+		uint64_t m = 0;
+		for (int sig = 1; sig <= 64; sig++) {
+			struct ksig k;
+			/* glibc's own (cancellation, setuid across threads), which the program cannot
+			 * handle: a write they interrupt and restart looks to it as one never interrupted */
+			if (sig == 32 || sig == 33) continue;
+			if (syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof k.mask) != 0) continue;
+			if (k.handler != (void *)SIG_DFL && k.handler != (void *)SIG_IGN && (k.flags & SA_RESTART)) m |= 1ULL << (sig - 1);
+		}
+		__atomic_fetch_or(&restart_mask, m, __ATOMIC_RELAXED);
+		__atomic_store_n(&restart_known, 1, __ATOMIC_RELEASE);
+	}
+	return __atomic_load_n(&restart_mask, __ATOMIC_RELAXED) != 0;
 }

@@ -31,8 +31,9 @@
  *   reset-recv [4]      (helper) accepts one connection, reads --bytes slowly, closes unread
  *   eintr-read [5a]     a read from an empty pipe, SIGALRM after 1 s; variant: siginterrupt-signal
  *                       (siginterrupt first), signal-siginterrupt, sigaction (no SA_RESTART)
- *   alarm-write [5b]    1 MiB chunks; alarm(1) before the write of chunk 1, SA_RESTART handler;
- *                       the program stops after the first short write
+ *   alarm-write [5b]    1 MiB chunks; alarm(1) before the write of chunk 1 (siginterrupt-0: 2); the program stops
+ *                       after the first short write. Variant: the handler's way in, sigaction
+ *                       (SA_RESTART, the default) | signal | norestart | siginterrupt-0 | raw
  *   pipe-reader [5b]    (helper) stdin to --out: reads --bytes, stops until the writer is gone,
  *                       then drains the rest
  *   prot [6]            copies; on chunks 3, 5, 7...: variant mprotect-rw | mprotect-none-rw |
@@ -541,21 +542,59 @@ static void case_eintr_read(void)
 }
 #pragma GCC diagnostic pop
 
-static void case_alarm_write(void)
+/* raw_restart_handler — on_alarm for SIGALRM with SA_RESTART, set by rt_sigaction itself (as a
+ * runtime without libc would): glibc's restorer is read from SIGUSR2, set without SA_RESTART. */
+static void raw_restart_handler(void)
+{
+	struct ksig {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	if (sigaction(SIGUSR2, &sa, NULL) < 0 || syscall(SYS_rt_sigaction, SIGUSR2, NULL, &k, sizeof k.mask) < 0)
+		die_setup("sigaction SIGUSR2");
+	k.flags |= SA_RESTART;
+	if (syscall(SYS_rt_sigaction, SIGALRM, &k, NULL, sizeof k.mask) < 0) die_setup("rt_sigaction");
+}
+
+/* alarm_handler — SIGALRM's handler as --variant sets it: sigaction with SA_RESTART (the default),
+ * signal (BSD: restarts), norestart (sigaction without SA_RESTART), siginterrupt-0 (norestart; after
+ * chunk 1, whose write the shim split, siginterrupt(SIGALRM, 0) adds SA_RESTART; the alarm comes
+ * in chunk 2), raw (rt_sigaction with SA_RESTART) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void alarm_handler(const char *v)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_flags = !v || !strcmp(v, "sigaction") ? SA_RESTART : 0;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) < 0) die_setup("sigaction");
+	if (v && !strcmp(v, "signal")) {
+		if (signal(SIGALRM, on_alarm) == SIG_ERR) die_setup("signal");
+	} else if (v && !strcmp(v, "raw")) {
+		raw_restart_handler();
+	} else if (!v || !strcmp(v, "sigaction") || !strcmp(v, "norestart") || !strcmp(v, "siginterrupt-0")) {
+		if (sigaction(SIGALRM, &sa, NULL) < 0) die_setup("sigaction");
+	} else die_setup("unknown variant");
+}
+
+static void case_alarm_write(void)
+{
+	alarm_handler(O.variant);
+	int whole = O.variant && !strcmp(O.variant, "siginterrupt-0") ? 2 : 1; /* chunks written whole */
 	int src = open_src(O.src);
 	char *buf = map_buffer(O.chunk);
 	for (long k = 0;; k++) {
 		ssize_t got = logged_read(src, buf, O.chunk);
 		if (got <= 0) finish(got < 0, got < 0 ? errno : 0);
-		if (k == 0) { /* the first chunk goes out whole: the reader takes all of it */
+		if (k < whole) { /* the first chunks go out whole: the reader takes all of them */
 			if (write_all(1, buf, (size_t)got) < 0) finish(1, errno);
+			if (k == whole - 1 && whole > 1 && siginterrupt(SIGALRM, 0) < 0) die_setup("siginterrupt");
 			continue;
 		}
 		alarm(1); /* the reader has stopped: the write blocks until the alarm */
@@ -568,6 +607,7 @@ static void case_alarm_write(void)
 		finish(r < 0, e);
 	}
 }
+#pragma GCC diagnostic pop
 
 /* case_pipe_reader — stdin to --out: --bytes, then nothing until the writer is gone, then the rest */
 static void case_pipe_reader(void)
