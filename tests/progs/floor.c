@@ -3,7 +3,9 @@
  * sendfile sends it, or with the calls the shim makes for a read into a malloc'd buffer (16 bytes
  * past a page boundary, as glibc places it) and its write, added stage by stage. Prints the
  * process's CPU per GiB (CLOCK_PROCESS_CPUTIME_ID) and the calls per chunk, on stderr.
- * usage: floor MODE FILE [CHUNK]   (CHUNK: bytes, K or M suffix; default 64K)
+ * usage: floor [--aligned] [--port N] MODE FILE [CHUNK]   (CHUNK: bytes, K or M suffix; default
+ *        64K; --aligned: a page-aligned buffer, no head or tail to read; --port: to the first
+ *        connection on 127.0.0.1:N instead of stdout)
  *   native  sendfile(stdout, FILE) per chunk, as the builtin server's native loop
  *   send    the transfer only, from a second descriptor (splice into a pipe, sendfile to a socket)
  *   lease   send + fcntl(F_GETLEASE): the descriptor still names the leased file
@@ -11,12 +13,16 @@
  *   shim    seek + one preadv of the tail and the next chunk's head into a carry, and the head's
  *           memcpy from it: the bytes outside the page-aligned interior; to a socket also the
  *           poll that asks whether the peer closed */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -40,14 +46,36 @@ static size_t parse_size(const char *s)
 	return *end || !v ? 0 : (size_t)v;
 }
 
+/* accept_one — the first connection on 127.0.0.1:port becomes stdout. */
+static int accept_one(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    listen(l, 1) < 0)
+		return -1;
+	int c = accept(l, NULL, NULL);
+	close(l);
+	return c < 0 || dup2(c, 1) < 0 ? -1 : close(c);
+}
+
+static const struct option opts[] = {{"aligned", no_argument, NULL, 'a'}, {"port", required_argument, NULL, 'p'}, {0}};
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: floor native|send|lease|seek|shim FILE [CHUNK]\n");
+	fprintf(stderr, "usage: floor [--aligned] [--port N] native|send|lease|seek|shim FILE [CHUNK]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	int aligned = 0, port = 0;
+	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+		if (c == 'a') aligned = 1;
+		else if (c == 'p' && (port = atoi(optarg)) > 0 && port < 65536) continue;
+		else return usage();
+	}
+	argc -= optind - 1, argv += optind - 1;
 	if (argc < 3 || argc > 4) return usage();
 	const char *modes[] = {"native", "send", "lease", "seek", "shim"};
 	int stage = -1;
@@ -55,14 +83,15 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], modes[i])) stage = i;
 	size_t chunk = argc == 4 ? parse_size(argv[3]) : 65536;
 	if (stage < 0 || chunk < 2 * PAGE) return usage();
+	if (port && accept_one(port) < 0) return perror("listen"), 3;
 	int f = open(argv[2], O_RDONLY), d = f < 0 ? -1 : open(argv[2], O_RDONLY);
 	struct stat st, out;
 	if (d < 0 || fstat(f, &st) < 0 || fstat(1, &out) < 0) return perror(argv[2]), 3;
 	int pipe_out = S_ISFIFO(out.st_mode);
 	char *mem = malloc(chunk + 2 * PAGE), *carry = malloc(PAGE);
 	if (!mem || !carry) return 3;
-	char *b = (char *)(((unsigned long)mem + PAGE - 1) & ~(PAGE - 1)) + 16; /* glibc's place */
-	size_t head = PAGE - 16, tail = (chunk - head) % PAGE;
+	char *b = (char *)(((unsigned long)mem + PAGE - 1) & ~(PAGE - 1)) + (aligned ? 0 : 16); /* glibc's place */
+	size_t head = aligned ? 0 : PAGE - 16, tail = (chunk - head) % PAGE;
 	long calls = 0, chunks = 0;
 	double t0 = cpu_s();
 	for (off_t o = 0; o + (off_t)chunk <= st.st_size; o += (off_t)chunk, chunks++) {
@@ -77,13 +106,13 @@ int main(int argc, char **argv)
 		}
 		if (stage >= 2) fcntl(f, F_GETLEASE), calls++;
 		if (stage >= 3) lseek(f, (off_t)chunk, SEEK_CUR), calls++;
-		if (stage >= 4) {
+		if (stage >= 4 && !aligned) {
 			struct iovec v[2] = {{b + chunk - tail, tail}, {carry, head}};
 			if (preadv(f, v, 2, o + (off_t)(chunk - tail)) < 0) return perror("preadv"), 1;
 			memcpy(b, carry, head);
 			calls++;
-			if (!pipe_out) poll(&(struct pollfd){.fd = 1, .events = POLLRDHUP | POLLOUT}, 1, 0), calls++;
 		}
+		if (stage >= 4 && !pipe_out) poll(&(struct pollfd){.fd = 1, .events = POLLRDHUP | POLLOUT}, 1, 0), calls++;
 		off_t so = o;
 		for (size_t left = chunk; left; calls++) {
 			ssize_t r = pipe_out ? splice(d, &so, 1, NULL, left, 0) : sendfile(1, d, &so, left);
