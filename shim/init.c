@@ -57,6 +57,11 @@ int zc_raw_clone_check(void)
 	return 1;
 }
 
+int zc_borrowed_state(void)
+{
+	return (pid_t)zc_raw_getpid() != self_pid;
+}
+
 /* open_log — log_file opened once (safely, see zc_log_open_file), moved to a high close-on-exec
  * descriptor; stderr, with one line saying why, when it cannot be used. */
 static int open_log(const char *path)

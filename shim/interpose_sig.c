@@ -26,7 +26,10 @@
 static void note(int sig, sighandler_t h, int restarts)
 {
 	if (sig == SIGPIPE) zc_sigpipe_set(h == SIG_IGN);
-	zc_sig_restart_set(sig, restarts && h != SIG_DFL && h != SIG_IGN);
+	int on = restarts && h != SIG_DFL && h != SIG_IGN;
+	/* a vfork child shares the shim's memory, not its parent's handlers: what it resets is its own */
+	if (!on && zc_sig_restart_has(sig) && zc_borrowed_state()) return;
+	zc_sig_restart_set(sig, on);
 }
 
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -82,7 +85,6 @@ EXPORT int siginterrupt(int sig, int flag)
 	int r = f(sig, flag);
 	zc_real_sigaction_t get = NEXT(sigaction);
 	struct sigaction now;
-	if (r == 0 && get && get(sig, NULL, &now) == 0)
-		zc_sig_restart_set(sig, now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN && (now.sa_flags & SA_RESTART));
+	if (r == 0 && get && get(sig, NULL, &now) == 0) note(sig, now.sa_handler, (now.sa_flags & SA_RESTART) != 0);
 	return r;
 }

@@ -33,12 +33,16 @@ void zc_sigpipe_set(int ignored);
  * once, then interpose_sig.c follows it: zc_sig_restart_set). Errs toward yes. */
 int zc_sig_restarting(void);
 void zc_sig_restart_set(int sig, int on);
+int zc_sig_restart_has(int sig);
 /* zc_on_stack — p lies in the calling thread's own stack. */
 int zc_on_stack(const void *p);
 extern pid_t zc_pid_cache; /* getpid(), asked once (reset in a forked child) */
 /* zc_raw_clone_check — this process is a child made by a raw clone (no fork handlers ran): its
  * state is reset as a forked child's; 1 if so (init.c). */
 int zc_raw_clone_check(void);
+/* zc_borrowed_state — the caller is not the process the shim's state belongs to: a vfork child
+ * (or a clone sharing memory) that has not exec'd yet (init.c). One getpid. */
+int zc_borrowed_state(void);
 
 extern __thread pid_t zc_tid_cache;
 /* zc_tid — this thread's id, asked of the kernel once (reset in a forked child). */

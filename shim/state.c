@@ -181,6 +181,11 @@ void zc_sig_restart_set(int sig, int on)
 	else __atomic_fetch_and(&restart_mask, ~bit, __ATOMIC_RELAXED);
 }
 
+int zc_sig_restart_has(int sig)
+{
+	return sig >= 1 && sig <= 64 && (__atomic_load_n(&restart_mask, __ATOMIC_RELAXED) >> (sig - 1) & 1);
+}
+
 int zc_sig_restarting(void)
 {
 	if (!__atomic_load_n(&restart_known, __ATOMIC_ACQUIRE)) {

@@ -177,11 +177,11 @@ case_eintr_read() { # VARIANT
 # (b) a 1 MiB write to a pipe whose reader stopped, alarm() with a handler: the write returns the
 # partial count (the reader took 512 KiB of it, the pipe holds 64 KiB more) instead of restarting,
 # whichever way the handler came in. The shim waits for room with poll only when some handler
-# restarts calls (SA_RESTART: sigaction, BSD signal, siginterrupt(0), or rt_sigaction unseen),
-# else inside splice: strace of the shim run counts the polls.
+# restarts calls (SA_RESTART: sigaction, BSD signal, siginterrupt(0), or rt_sigaction unseen;
+# a vfork child's reset is its own), else inside splice: strace of the shim run counts the polls.
 case_alarm_write() { # VARIANT POLLS(none|some)
 	local n="aw_$1" polls took=1536K
-	[ "$1" = siginterrupt-0 ] && took=2560K # its first two chunks go whole
+	case $1 in siginterrupt-0 | vfork-reset) took=2560K ;; esac # their first two chunks go whole
 	begin "pipe_write_returns_partial_count_at_alarm_$1"
 	READER=("$H" pipe-reader --bytes $took --out @D/out)
 	both "$n" ZCSHIM_LEASE=off -- alarm-write --variant "$1" --src "$T/f3" --chunk 1M
@@ -302,7 +302,7 @@ want 1 && case_blocked_worker
 want 2 && case_sigwrite
 want 3 && case_opener
 want 4 && { case_reset default; case_reset ignore; }
-want 5 && { for v in siginterrupt-signal signal-siginterrupt sigaction; do case_eintr_read $v; done; for v in sigaction:some signal:some siginterrupt-0:some raw:some norestart:none; do case_alarm_write "${v%:*}" "${v#*:}"; done; }
+want 5 && { for v in siginterrupt-signal signal-siginterrupt sigaction; do case_eintr_read $v; done; for v in sigaction:some signal:some siginterrupt-0:some vfork-reset:some raw:some norestart:none; do case_alarm_write "${v%:*}" "${v#*:}"; done; }
 want 6 && for v in mprotect-rw mprotect-none-rw mprotect-rwx map-fixed-anon map-fixed-file; do case_prot $v; done
 want 7 && { for v in ign-before ign-after sigset bsd_signal sysv_signal raw sigaction resethand selfcheck; do case_segv $v; done; case_segv_two_threads; }
 want 8 && for v in readv preadv writev pwritev sendmsg; do case_iov $v; done

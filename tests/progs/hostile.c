@@ -33,7 +33,8 @@
  *                       (siginterrupt first), signal-siginterrupt, sigaction (no SA_RESTART)
  *   alarm-write [5b]    1 MiB chunks; alarm(1) before the write of chunk 1 (siginterrupt-0: 2); the program stops
  *                       after the first short write. Variant: the handler's way in, sigaction
- *                       (SA_RESTART, the default) | signal | norestart | siginterrupt-0 | raw
+ *                       (SA_RESTART, the default) | signal | norestart | siginterrupt-0 |
+ *                       vfork-reset | raw
  *   pipe-reader [5b]    (helper) stdin to --out: reads --bytes, stops until the writer is gone,
  *                       then drains the rest
  *   prot [6]            copies; on chunks 3, 5, 7...: variant mprotect-rw | mprotect-none-rw |
@@ -76,6 +77,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -564,7 +566,8 @@ static void raw_restart_handler(void)
 /* alarm_handler — SIGALRM's handler as --variant sets it: sigaction with SA_RESTART (the default),
  * signal (BSD: restarts), norestart (sigaction without SA_RESTART), siginterrupt-0 (norestart; after
  * chunk 1, whose write the shim split, siginterrupt(SIGALRM, 0) adds SA_RESTART; the alarm comes
- * in chunk 2), raw (rt_sigaction with SA_RESTART) */
+ * in chunk 2), vfork-reset (sigaction; after chunk 1 a vfork child resets SIGALRM to SIG_DFL),
+ * raw (rt_sigaction with SA_RESTART) */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 static void alarm_handler(const char *v)
@@ -572,21 +575,38 @@ static void alarm_handler(const char *v)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;
-	sa.sa_flags = !v || !strcmp(v, "sigaction") ? SA_RESTART : 0;
+	sa.sa_flags = !v || !strcmp(v, "sigaction") || !strcmp(v, "vfork-reset") ? SA_RESTART : 0;
 	sigemptyset(&sa.sa_mask);
 	if (v && !strcmp(v, "signal")) {
 		if (signal(SIGALRM, on_alarm) == SIG_ERR) die_setup("signal");
 	} else if (v && !strcmp(v, "raw")) {
 		raw_restart_handler();
-	} else if (!v || !strcmp(v, "sigaction") || !strcmp(v, "norestart") || !strcmp(v, "siginterrupt-0")) {
+	} else if (!v || !strcmp(v, "sigaction") || !strcmp(v, "vfork-reset") || !strcmp(v, "norestart") ||
+		   !strcmp(v, "siginterrupt-0")) {
 		if (sigaction(SIGALRM, &sa, NULL) < 0) die_setup("sigaction");
 	} else die_setup("unknown variant");
+}
+
+/* after_whole — after the chunks written whole: siginterrupt-0 adds SA_RESTART to the handler;
+ * vfork-reset has a vfork child reset SIGALRM to SIG_DFL (its own disposition, not the parent's) */
+static void after_whole(const char *v)
+{
+	if (!strcmp(v, "siginterrupt-0")) {
+		if (siginterrupt(SIGALRM, 0) < 0) die_setup("siginterrupt");
+		return;
+	}
+	pid_t c = vfork();
+	if (c == 0) {
+		signal(SIGALRM, SIG_DFL);
+		_exit(0);
+	}
+	if (c < 0 || waitpid(c, NULL, 0) != c) die_setup("vfork");
 }
 
 static void case_alarm_write(void)
 {
 	alarm_handler(O.variant);
-	int whole = O.variant && !strcmp(O.variant, "siginterrupt-0") ? 2 : 1; /* chunks written whole */
+	int whole = O.variant && (!strcmp(O.variant, "siginterrupt-0") || !strcmp(O.variant, "vfork-reset")) ? 2 : 1;
 	int src = open_src(O.src);
 	char *buf = map_buffer(O.chunk);
 	for (long k = 0;; k++) {
@@ -594,7 +614,7 @@ static void case_alarm_write(void)
 		if (got <= 0) finish(got < 0, got < 0 ? errno : 0);
 		if (k < whole) { /* the first chunks go out whole: the reader takes all of them */
 			if (write_all(1, buf, (size_t)got) < 0) finish(1, errno);
-			if (k == whole - 1 && whole > 1 && siginterrupt(SIGALRM, 0) < 0) die_setup("siginterrupt");
+			if (k == whole - 1 && whole > 1) after_whole(O.variant);
 			continue;
 		}
 		alarm(1); /* the reader has stopped: the write blocks until the alarm */
