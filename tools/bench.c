@@ -65,7 +65,11 @@ static int help(void)
 	       "  --chunks LIST     chunk sizes of the builtin scenarios (default 4K,16K,64K,256K,1M)\n"
 	       "  --modes LIST      shim modes to run, from eager, deferred, auto, observe (default\n"
 	       "                    eager,deferred). observe rows: the CPU saving the cost model estimates\n"
-	       "                    from the bytes auto would move, next to plain - auto measured here\n"
+	       "                    from the bytes auto would move, next to plain - auto measured here.\n"
+	       "                    floor (builtin scenarios): progs/floor, without the shim, makes the\n"
+	       "                    system calls an exact deferred chunk needs (F_GETLEASE, lseek, the\n"
+	       "                    head and tail's preadv, to a socket a poll, the transfer): what no\n"
+	       "                    bookkeeping of the shim's could go below\n"
 	       "  --size BYTES      payload size, suffixes K M G (default 256M)\n"
 	       "  --rounds N        rounds per scenario (default 3)\n"
 	       "  --json FILE       results (default BUILD/bench/results.json)\n"
@@ -133,9 +137,12 @@ static int parse_list(struct bench_opts *o, const char *list, int scen)
 	return (scen ? o->nwant : o->nchunks) > 0 ? 0 : -1;
 }
 
-/* mode_variant — the shim variant --modes names NAME; -1 if none (default is not for --modes). */
+/* mode_variant — the variant --modes names NAME (a shim mode, or floor); -1 if none (default is
+ * not for --modes). */
 static int mode_variant(const char *name)
 {
+	if (strcmp(name, zc_bench_variant_names[ZC_BENCH_FLOOR]) == 0)
+		return ZC_BENCH_FLOOR;
 	for (int v = ZC_BENCH_EAGER; v <= ZC_BENCH_OBSERVE; v++)
 		if (strcmp(name, zc_bench_variant_names[v]) == 0)
 			return v;
@@ -268,8 +275,9 @@ static int join(char *out, size_t cap, const char *a, const char *b)
 static void set_variants(struct zc_bench_env *env, const struct bench_opts *o)
 {
 	env->variants[env->nvariants++] = ZC_BENCH_PLAIN;
-	for (int k = 0; env->lib[0] && k < o->nmodes; k++)
-		env->variants[env->nvariants++] = o->modes[k];
+	for (int k = 0; k < o->nmodes; k++)
+		if (env->lib[0] || o->modes[k] == ZC_BENCH_FLOOR)
+			env->variants[env->nvariants++] = o->modes[k];
 	env->variants[env->nvariants++] = ZC_BENCH_NATIVE;
 }
 
@@ -281,15 +289,16 @@ static int setup_env(struct zc_bench_env *env, const struct bench_opts *o)
 	snprintf(env->build, sizeof(env->build), "%s", dir ? dir : ".");
 	if (join(env->lib, sizeof(env->lib), env->build, "libzcshim.so") ||
 	    join(env->server, sizeof(env->server), env->build, "progs/legacy_server") ||
-	    join(env->client, sizeof(env->client), env->build, "progs/legacy_client")) {
+	    join(env->client, sizeof(env->client), env->build, "progs/legacy_client") ||
+	    join(env->floor, sizeof(env->floor), env->build, "progs/floor")) {
 		fprintf(stderr, "zcshim bench: path too long: %s\n", env->build);
 		return -1;
 	}
 	if (access(env->lib, R_OK) != 0)
 		env->lib[0] = 0;
-	if (access(env->server, X_OK) || access(env->client, X_OK)) {
-		fprintf(stderr, "zcshim bench: %s or %s missing: run make first\n", env->server,
-			env->client);
+	if (access(env->server, X_OK) || access(env->client, X_OK) || access(env->floor, X_OK)) {
+		fprintf(stderr, "zcshim bench: %s, %s or %s missing: run make first\n", env->server,
+			env->client, env->floor);
 		return -1;
 	}
 	env->timeout_s = o->timeout_s;
@@ -360,9 +369,12 @@ static int make_cases(const struct bench_opts *o, const struct zc_bench_env *env
 	return n;
 }
 
-/* variant_on — whether variant v runs for a case (native only where it exists). */
+/* variant_on — whether variant v runs for a case (native only where it exists, floor for the
+ * builtin server's chunks of 8 KiB and more). */
 static int variant_on(const struct zc_bench_case *c, enum zc_bench_variant v)
 {
+	if (v == ZC_BENCH_FLOOR)
+		return c->sc->has_chunks && c->chunk >= 8192; /* a page-aligned interior to leave out */
 	return v != ZC_BENCH_NATIVE || c->sc->has_native;
 }
 

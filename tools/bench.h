@@ -23,6 +23,7 @@ enum zc_bench_variant {
 	ZC_BENCH_AUTO,
 	ZC_BENCH_OBSERVE,       /* counts what auto would move (obs_*), moves nothing itself */
 	ZC_BENCH_DEFAULT,
+	ZC_BENCH_FLOOR,         /* builtin only: progs/floor, the system calls the shim needs, no shim */
 	ZC_BENCH_NATIVE,
 	ZC_BENCH_NVARIANTS
 };
@@ -35,6 +36,7 @@ struct zc_bench_env {
 	char lib[PATH_MAX];     /* libzcshim.so, "" when missing */
 	char server[PATH_MAX];  /* progs/legacy_server */
 	char client[PATH_MAX];  /* progs/legacy_client */
+	char floor[PATH_MAX];   /* progs/floor */
 	char tmp[PATH_MAX];     /* private temp directory (configs, logs, stats) */
 	char www[PATH_MAX];     /* document root holding the payloads */
 	char file[PATH_MAX];    /* the payload, www/payload.bin */

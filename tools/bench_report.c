@@ -14,7 +14,7 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
 const char *const zc_bench_variant_names[ZC_BENCH_NVARIANTS] = {
-	"plain", "eager", "deferred", "auto", "observe", "default", "native"};
+	"plain", "eager", "deferred", "auto", "observe", "default", "floor", "native"};
 
 /* zc_bench_is_shim — whether variant v runs under the shim. */
 int zc_bench_is_shim(enum zc_bench_variant v)
@@ -115,7 +115,7 @@ static double ratio(double a, double b)
 }
 
 /* set_ratios — the ratios of one case's summaries (out[first..end)) to its plain variant, and
- * of its shim variants to its native variant. */
+ * of its shim and floor variants to its native variant. */
 static void set_ratios(struct zc_bench_summary *out, int first, int end)
 {
 	const struct zc_bench_summary *plain = NULL, *native = NULL;
@@ -128,7 +128,7 @@ static void set_ratios(struct zc_bench_summary *out, int first, int end)
 		x->cpu_ratio = plain ? ratio(x->cpu_med, plain->cpu_med) : -1;
 		x->mbs_ratio = plain ? ratio(x->mbs_med, plain->mbs_med) : -1;
 		x->cpu_vs_native = x->mbs_vs_native = -1;
-		if (native && zc_bench_is_shim(x->variant)) {
+		if (native && (zc_bench_is_shim(x->variant) || x->variant == ZC_BENCH_FLOOR)) {
 			x->cpu_vs_native = ratio(x->cpu_med, native->cpu_med);
 			x->mbs_vs_native = ratio(x->mbs_med, native->mbs_med);
 		}

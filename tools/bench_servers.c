@@ -366,7 +366,11 @@ static void builtin(const struct zc_bench_env *env, const struct zc_bench_case *
 	const char *const srv[] = {env->server, "--file", env->file, "--loop", loop, "--chunk",
 				   p.chunk, "--buffer", mode == 3 ? "aligned" : "malloc",
 				   mode == 2 ? "--stdout" : "--port", mode == 2 ? NULL : "0", NULL};
-	args(p.srv, srv);
+	/* floor: the same chunks, the calls the shim needs and no bookkeeping (tests/progs/floor.c) */
+	const char *const flo[] = {env->floor, "--port", "0", "shim", env->file, p.chunk, NULL};
+	const char *const flo_aligned[] = {env->floor, "--aligned", "--port", "0", "shim", env->file, p.chunk, NULL};
+	const char *const flo_pipe[] = {env->floor, "shim", env->file, p.chunk, NULL};
+	args(p.srv, v != ZC_BENCH_FLOOR ? srv : mode == 2 ? flo_pipe : mode == 3 ? flo_aligned : flo);
 	if (mode == 2) {
 		const char *const cli[] = {env->client, "--pipe", NULL};
 		args(p.cli, cli);

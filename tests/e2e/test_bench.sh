@@ -54,6 +54,17 @@ json=$ZC_TMP/d.json
 [ -s "$json" ] && json_check bench_discard_sampled 'all(r["payload_ok"] and r["payload_check"] == "sampled" and r["samples"] > 0 and r["bad_samples"] == 0 for r in runs)'
 [ -s "$json" ] && json_check bench_modes_auto '[r["variant"] for r in runs] == ["plain", "auto", "native"] and runs[1]["shim_mode"] == "auto" and d["config"]["shim_env"] == {"auto": "ZCSHIM_MODE=auto"}'
 
+# --modes floor: progs/floor (the shim's system calls, no shim) on the builtin cases of 8 KiB and
+# more only, with its ratio to native; the payload whole; nginx runs without it
+"$ZC_BIN" bench --scenarios builtin-pipe,builtin-aligned,overhead --chunks 4K,64K --size 4M --rounds 1 --modes auto,floor \
+	--json "$ZC_TMP/f.json" --plot "$ZC_TMP/f.svg" >"$ZC_TMP/f.out" 2>"$ZC_TMP/err4"
+check bench_floor_exit0 [ $? -eq 0 ]
+json=$ZC_TMP/f.json
+[ -s "$json" ] && json_check bench_floor_cases 'sorted((r["scenario"], r["chunk"]) for r in runs if r["variant"] == "floor") == [("builtin-aligned", 65536), ("builtin-pipe", 65536)]'
+[ -s "$json" ] && json_check bench_floor_payload 'all(r["ok"] and r["payload_ok"] and r["sha256"] == d["config"]["file_sha256"] and r["stats_files"] == 0 for r in runs if r["variant"] == "floor")'
+[ -s "$json" ] && json_check bench_floor_vs_native 'all(s["cpu_ratio_vs_native"] is not None for s in d["summary"] if s["variant"] == "floor")'
+check bench_floor_table grep -Eq '^ +floor +[0-9]' "$ZC_TMP/f.out"
+
 # --demo: the shim with ZCSHIM_MODE unset, labelled with the mode its stats files report
 env -u ZCSHIM_MODE "$ZC_BIN" bench --demo --scenarios builtin-pipe --size 4M --rounds 1 \
 	--json "$ZC_TMP/demo.json" --plot "$ZC_TMP/demo.svg" >"$ZC_TMP/demo.out" 2>"$ZC_TMP/err3"

@@ -5,7 +5,7 @@
  * process's CPU per GiB (CLOCK_PROCESS_CPUTIME_ID) and the calls per chunk, on stderr.
  * usage: floor [--aligned] [--port N] MODE FILE [CHUNK]   (CHUNK: bytes, K or M suffix; default
  *        64K; --aligned: a page-aligned buffer, no head or tail to read; --port: to the first
- *        connection on 127.0.0.1:N instead of stdout)
+ *        connection on 127.0.0.1:N instead of stdout, N 0: a free port, printed as "port N")
  *   native  sendfile(stdout, FILE) per chunk, as the builtin server's native loop
  *   send    the transfer only, from a second descriptor (splice into a pipe, sendfile to a socket)
  *   lease   send + fcntl(F_GETLEASE): the descriptor still names the leased file
@@ -46,14 +46,17 @@ static size_t parse_size(const char *s)
 	return *end || !v ? 0 : (size_t)v;
 }
 
-/* accept_one — the first connection on 127.0.0.1:port becomes stdout. */
+/* accept_one — the first connection on 127.0.0.1:port becomes stdout; port 0: any free port,
+ * printed first as "port N" (as legacy_server prints it for zcshim bench). */
 static int accept_one(int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
 	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
 	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    listen(l, 1) < 0)
+	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&a, &al) < 0)
 		return -1;
+	if (!port) printf("port %d\n", ntohs(a.sin_port)), fflush(stdout);
 	int c = accept(l, NULL, NULL);
 	close(l);
 	return c < 0 || dup2(c, 1) < 0 ? -1 : close(c);
@@ -69,10 +72,10 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	int aligned = 0, port = 0;
+	int aligned = 0, port = 0, port_set = 0;
 	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		if (c == 'a') aligned = 1;
-		else if (c == 'p' && (port = atoi(optarg)) > 0 && port < 65536) continue;
+		else if (c == 'p' && (port = atoi(optarg)) >= 0 && port < 65536 && *optarg) port_set = 1;
 		else return usage();
 	}
 	argc -= optind - 1, argv += optind - 1;
@@ -83,7 +86,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], modes[i])) stage = i;
 	size_t chunk = argc == 4 ? parse_size(argv[3]) : 65536;
 	if (stage < 0 || chunk < 2 * PAGE) return usage();
-	if (port && accept_one(port) < 0) return perror("listen"), 3;
+	if (port_set && accept_one(port) < 0) return perror("listen"), 3;
 	int f = open(argv[2], O_RDONLY), d = f < 0 ? -1 : open(argv[2], O_RDONLY);
 	struct stat st, out;
 	if (d < 0 || fstat(f, &st) < 0 || fstat(1, &out) < 0) return perror(argv[2]), 3;
@@ -119,6 +122,11 @@ int main(int argc, char **argv)
 			if (r <= 0) return perror("transfer"), 1;
 			left -= (size_t)r;
 		}
+	}
+	/* the file's last, shorter piece goes too (the payload stays whole), not counted as a chunk */
+	for (off_t so = chunks * (off_t)chunk; so < st.st_size;) {
+		ssize_t r = pipe_out ? splice(d, &so, 1, NULL, (size_t)(st.st_size - so), 0) : sendfile(1, d, &so, (size_t)(st.st_size - so));
+		if (r <= 0) return perror("transfer"), 1;
 	}
 	double cpu = cpu_s() - t0, gib = (double)chunks * (double)chunk / (double)(1UL << 30);
 	fprintf(stderr, "floor %s chunk %zu to %s: cpu_s_per_gib %.3f calls_per_chunk %.2f\n", argv[1], chunk,
