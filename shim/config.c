@@ -33,6 +33,7 @@ const struct zc_config_key zc_config_keys[] = {
 	{"guard_min_bytes", "65536", "a byte count 4K..1G, suffix K or M allowed"},
 	{"defer_min_bytes", "65536", "a byte count 8K..1G, suffix K or M allowed"},
 	{"keep_cap_lease", "off", "on, off"},
+	{"align_min_bytes", "65536", "0 (off), or a byte count 8K..1G, suffix K or M allowed"},
 };
 const int zc_config_nkeys = sizeof zc_config_keys / sizeof zc_config_keys[0];
 
@@ -176,6 +177,7 @@ int zc_config_set(struct zc_config *c, const char *key, const char *val, const c
 	case 12: v = parse_bytes(val); if (v < 4096) return bad(err_fd, origin, key, val, acc); c->guard_min_bytes = v; break;
 	case 13: v = parse_bytes(val); if (v < 8192) return bad(err_fd, origin, key, val, acc); c->defer_min_bytes = v; break;
 	case 14: v = parse_bool(val); if (v < 0) return bad(err_fd, origin, key, val, acc); c->keep_cap_lease = (int)v; break;
+	case 15: v = parse_bytes(val); if (v < 0 || (v && v < 8192)) return bad(err_fd, origin, key, val, acc); c->align_min_bytes = v; break;
 	}
 	return 0;
 }
@@ -392,6 +394,7 @@ int zc_config_get(const struct zc_config *c, const char *key, char *out, size_t 
 	case 12: return zc_log_format(out, cap, "%ld", c->guard_min_bytes);
 	case 13: return zc_log_format(out, cap, "%ld", c->defer_min_bytes);
 	case 14: return zc_log_format(out, cap, "%s", c->keep_cap_lease ? "on" : "off");
+	case 15: return zc_log_format(out, cap, "%ld", c->align_min_bytes);
 	}
 	return -1;
 }

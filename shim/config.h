@@ -23,6 +23,7 @@ struct zc_config {
 	int stack_buffers;  /* guard buffers on the thread's stack (opt-in, see zcshim.conf) */
 	long guard_min_bytes; /* smallest read whose buffer eager mode guards */
 	long defer_min_bytes; /* smallest read deferred (deferred and auto modes) */
+	long align_min_bytes; /* smallest malloc made page-aligned (deferred and auto modes); 0: none */
 	int lease;          /* enum zc_lease_policy */
 	int log_level;      /* enum zc_log_level */
 	char log_file[256];

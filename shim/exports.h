@@ -91,6 +91,7 @@
 	F(popen, FILE *, (const char *, const char *), EXEC)                                          \
 	F(_exit, void, (int), EXEC)                                                                   \
 	A(_Exit, _exit, EXEC)                                                                         \
+	F(malloc, void *, (size_t), MEM)                                                              \
 	F(free, void, (void *), MEM)                                                                  \
 	F(realloc, void *, (void *, size_t), MEM)                                                     \
 	F(munmap, int, (void *, size_t), MEM)                                                         \

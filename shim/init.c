@@ -99,6 +99,7 @@ __attribute__((constructor)) static void zc_init(void)
 	if (zc_min_record < 4096) zc_min_record = 4096; /* below a page there is no interior to guard */
 	if (zc_cfg.mode == ZC_MODE_DEFERRED || zc_cfg.mode == ZC_MODE_AUTO) {
 		zc_guard_enable_defer();
+		zc_mem_align_setup();
 		/* deferred buffers are filled before a fork copies them (no lock is held across it) */
 		pthread_atfork(zc_detect_before_fork, zc_detect_after_fork, child);
 	} else {

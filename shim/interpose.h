@@ -30,5 +30,8 @@ static inline void leave(void) { zc_depth--; }
 
 /* In a forked child: environ as the program left it, the exec module's lock free (interpose_exec.c). */
 void zc_exec_atfork_child(void);
+/* zc_mem_align_setup — large mallocs start on a page from now on, where the mode defers and the
+ * allocator allows (interpose_mem.c; align_min_bytes). */
+void zc_mem_align_setup(void);
 
 #endif

@@ -57,7 +57,9 @@ void *memalign(size_t al, size_t n) { return take(n, al); }
 void *aligned_alloc(size_t al, size_t n) { return take(n, al); }
 void *valloc(size_t n) { return take(n, 4096); }
 void *pvalloc(size_t n) { return take((n + 4095) & ~4095UL, 4096); }
+#ifndef NO_POSIX_MEMALIGN
 int posix_memalign(void **out, size_t al, size_t n) { void *p = take(n, al); if (!p) return ENOMEM; *out = p; return 0; }
+#endif
 size_t malloc_usable_size(void *p) { return p ? own(p)->size : 0; }
 
 void *realloc(void *p, size_t n)

@@ -132,6 +132,7 @@ static void nondefault(struct zc_config *c)
 	cr_assert_eq(zc_config_set(c, "inherit", "off", "t", -1), 0);
 	cr_assert_eq(zc_config_set(c, "lease_signal", "SIGRTMIN+1", "t", -1), 0);
 	cr_assert_eq(zc_config_set(c, "stack_buffers", "on", "t", -1), 0);
+	cr_assert_eq(zc_config_set(c, "align_min_bytes", "0", "t", -1), 0);
 }
 
 /* cfg_eq — same value for every key (as text, so bytes after a string's NUL do not count) and
@@ -184,6 +185,7 @@ Test(config, defaults_match_the_documented_values)
 	cr_assert_eq(c.stack_buffers, 0);
 	cr_assert_eq(c.guard_min_bytes, 65536);
 	cr_assert_eq(c.defer_min_bytes, 65536);
+	cr_assert_eq(c.align_min_bytes, 65536);
 	cr_assert_leq(zc_config_nkeys, ZC_CONFIG_MAX_KEYS);
 	for (int i = 0; i < zc_config_nkeys; i++) cr_assert_eq(c.origin[i], ZC_ORIGIN_DEFAULT, "key %d", i);
 }
@@ -195,7 +197,7 @@ static const char *const documented[][2] = {
 	{"min_bytes_file", "65536"}, {"unix_sockets", "off"},   {"lease", "require"},
 	{"log_level", "warn"},     {"log_file", ""},            {"stats_file", ""},
 	{"inherit", "on"},         {"stack_buffers", "off"},    {"guard_min_bytes", "65536"},
-	{"defer_min_bytes", "65536"}, {"keep_cap_lease", "off"},
+	{"defer_min_bytes", "65536"}, {"keep_cap_lease", "off"}, {"align_min_bytes", "65536"},
 };
 
 Test(config, every_key_parses_its_default_text)
@@ -384,6 +386,21 @@ Test(config, byte_counts_reject_negative_junk_and_out_of_range)
 	cr_assert_eq(c.min_bytes_tcp, 123);
 	cr_assert_eq(c.min_bytes_pipe, 7 * 1024);
 	cr_assert_eq(c.min_bytes_file, 2 * 1024 * 1024);
+}
+
+/* align_min_bytes: 0 turns it off; else at least 8 KiB (a smaller malloc has no page to gain). */
+Test(config, align_min_bytes_accepts_0_or_8k_and_up)
+{
+	struct zc_config c;
+	zc_config_defaults(&c);
+	set_ok(&c, "align_min_bytes", "0", "0");
+	cr_assert_eq(c.align_min_bytes, 0);
+	set_ok(&c, "align_min_bytes", "128K", "131072");
+	cr_assert_eq(c.align_min_bytes, 131072);
+	set_bad(&c, "align_min_bytes", "4K");
+	set_bad(&c, "align_min_bytes", "-1");
+	set_bad(&c, "align_min_bytes", "2G");
+	cr_assert_eq(c.align_min_bytes, 131072);
 }
 
 /* defer_min_bytes: below 8 KiB a deferred read has no page to leave out of two partial ones. */

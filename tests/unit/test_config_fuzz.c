@@ -93,6 +93,7 @@ static void check_ranges(const struct zc_config *c)
 		if (bytes[i] < 0 || bytes[i] > 1L << 30) FUZZ_FAIL("a byte count out of range: %ld", bytes[i]);
 	if (c->guard_min_bytes < 4096 || c->guard_min_bytes > 1L << 30) FUZZ_FAIL("guard_min_bytes %ld", c->guard_min_bytes);
 	if (c->defer_min_bytes < 8192 || c->defer_min_bytes > 1L << 30) FUZZ_FAIL("defer_min_bytes %ld", c->defer_min_bytes);
+	if (c->align_min_bytes && (c->align_min_bytes < 8192 || c->align_min_bytes > 1L << 30)) FUZZ_FAIL("align_min_bytes %ld", c->align_min_bytes);
 	if ((unsigned)c->mode > ZC_MODE_AUTO || (unsigned)c->lease > ZC_LEASE_OFF || (unsigned)c->log_level > 3)
 		FUZZ_FAIL("a word key out of range: mode %d lease %d log_level %d", c->mode, c->lease, c->log_level);
 	if ((unsigned)c->unix_sockets > 1 || (unsigned)c->inherit > 1 || (unsigned)c->stack_buffers > 1)
