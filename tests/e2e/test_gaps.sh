@@ -176,7 +176,7 @@ PY
 }
 
 # ---- exec with inherit = off: the new image runs without the shim ------------------------------
-# The program copies f1 to a pipe (rewritten: the shim is active), then executes itself as a probe
+# The program copies f16 to a pipe (rewritten: the shim is active), then executes itself as a probe
 # that logs its LD_PRELOAD and whether libzcshim is mapped. A second preloaded library stays.
 OTHER=$(ldconfig -p 2>/dev/null | awk '/libm\.so\.6 .*x86-64/ {print $NF; exit}')
 [ -n "$OTHER" ] || OTHER=$(find /lib /usr/lib -name 'libm.so.6' 2>/dev/null | head -1)
@@ -187,13 +187,13 @@ exec_case() {
 		d=$(D "$n" $v); rm -rf "$d"; mkdir -p "$d"
 		if [ $v = shim ]; then
 			timeout $LIMIT env ZCSHIM_INHERIT="$inherit" ZCSHIM_STATS_FILE="$d/st.%p.json" LD_PRELOAD="$ZC_LIB:$OTHER" \
-				"$G" exec --src "$T/f1" --how "$how" --log "$d/log" 2>"$d/err" | cat >"$d/out"
+				"$G" exec --src "$T/f16" --how "$how" --log "$d/log" 2>"$d/err" | cat >"$d/out"
 		else
-			timeout $LIMIT env LD_PRELOAD="$OTHER" "$G" exec --src "$T/f1" --how "$how" --log "$d/log" 2>"$d/err" | cat >"$d/out"
+			timeout $LIMIT env LD_PRELOAD="$OTHER" "$G" exec --src "$T/f16" --how "$how" --log "$d/log" 2>"$d/err" | cat >"$d/out"
 		fi
 		echo "${PIPESTATUS[0]}" >"$d/rc"
 	done
-	same_out "$n" "$T/f1"
+	same_out "$n" "$T/f16"
 	d=$(D "$n" shim)
 	# the copy before exec was rewritten: the counters of the old image are kept apart (.exec)
 	pre=$(stat_sum "$d/st.*.json.exec" rw_splice_bytes)
