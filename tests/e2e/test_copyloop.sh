@@ -66,13 +66,14 @@ for b in aligned malloc fresh alt page16; do
 	need "records_dirty $(st "$n" records_dirty), want 0" eq "$(st "$n" records_dirty)" 0
 	# an unaligned buffer's head comes with the previous read's tail (defer.c carry) when deferred
 	# (auto steps down here: the program reads every buffer after its write, for its --expect file);
-	# a malloc'd 64 KiB one starts on a page under the shim (align_min_bytes): no head to carry
+	# a malloc'd 64 KiB one starts on a page under the shim (align_min_bytes): no head to carry,
+	# unless an allocator preloaded ahead of the shim (libasan in the sanitized run) placed it
 	if [ "${ZCSHIM_MODE:-auto}" = deferred ] && [ $b = page16 ]; then
 		need "deferred_heads_carried $(st "$n" deferred_heads_carried), want >= 70" ge "$(st "$n" deferred_heads_carried)" 70
 	fi
 	if [ "${ZCSHIM_MODE:-auto}" = deferred ] && [ $b = malloc ]; then
-		need "deferred_heads_carried $(st "$n" deferred_heads_carried), want 0 (malloc put the buffer on a page)" \
-			eq "$(st "$n" deferred_heads_carried)" 0
+		hc=$(st "$n" deferred_heads_carried)
+		need "deferred_heads_carried $hc, want 0 (on a page) or >= 70 (carried)" eval "[ $hc -eq 0 ] || [ $hc -ge 70 ]"
 		need "deferred_reads $(st "$n" deferred_reads), want >= 70" ge "$(st "$n" deferred_reads)" 70
 	fi
 	end
