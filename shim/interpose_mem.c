@@ -115,9 +115,9 @@ EXPORT void *malloc(size_t n)
 
 void zc_mem_align_setup(void)
 {
+	if ((zc_cfg.mode != ZC_MODE_DEFERRED && zc_cfg.mode != ZC_MODE_AUTO) || !zc_cfg.align_min_bytes) return;
 	Dl_info m, pm;
 	void *f = (void *)NEXT_MEM(malloc), *g = zc_real_next("posix_memalign");
-	if ((zc_cfg.mode != ZC_MODE_DEFERRED && zc_cfg.mode != ZC_MODE_AUTO) || !zc_cfg.align_min_bytes) return;
 	if (!f || !g || !dladdr(f, &m) || !dladdr(g, &pm) || m.dli_fbase != pm.dli_fbase) return;
 	next_memalign = (int (*)(void **, size_t, size_t))g;
 	__atomic_store_n(&align_min, (size_t)zc_cfg.align_min_bytes, __ATOMIC_RELEASE);
@@ -135,8 +135,9 @@ EXPORT void free(void *p)
 EXPORT void *realloc(void *p, size_t n)
 {
 	if (in_boot(p)) { /* its size is unknown: what fits, from p to the end of boot */
+		size_t left = (size_t)(boot + sizeof boot - (char *)p);
 		void *q = malloc(n);
-		if (q) memcpy(q, p, n < (size_t)(boot + sizeof boot - (char *)p) ? n : (size_t)(boot + sizeof boot - (char *)p));
+		if (q) memcpy(q, p, n < left ? n : left);
 		return q;
 	}
 	if (p && live()) forget(p, malloc_usable_size(p), 0); /* the bytes move: they must be there */
