@@ -40,6 +40,17 @@ wait_port() {
 	done
 	return 1
 }
+# where_stuck PID : what each thread of a process that would not stop is waiting in (kernel wait
+# channel, system call, user stack when gdb is there), for the log of a failure that seldom repeats
+where_stuck() {
+	local t
+	for t in /proc/$1/task/*; do
+		echo "  stuck: task ${t##*/} $(cat "$t/stat" 2>/dev/null | cut -d' ' -f3) wchan=$(cat "$t/wchan" 2>/dev/null) syscall=$(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
+		sed -n '1,6s/^/  stuck:   /p' "$t/stack" 2>/dev/null
+	done
+	command -v gdb >/dev/null &&
+		timeout 20 gdb -p "$1" -batch -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^(#|Thread)' | head -60 | sed 's/^/  stuck: /'
+}
 # stop_bg PID SIGNAL : sends SIGNAL, waits up to 20 s for PID to exit (then SIGKILL to its group)
 # and reaps it; returns 0 if it exited by itself
 stop_bg() {
@@ -47,6 +58,7 @@ stop_bg() {
 	kill "-$2" "$pid" 2>/dev/null
 	for ((i = 0; i < 200; i++)); do alive "$pid" || break; sleep 0.1; done
 	if alive "$pid"; then
+		where_stuck "$pid"
 		kill -KILL -- "-$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		return 1
