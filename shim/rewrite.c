@@ -212,11 +212,13 @@ static int tcp_state(int fd)
 }
 
 /* socket_state — one poll before a transfer to a socket: whether the peer has sent FIN (or the
- * connection is gone already; cheaper than TCP_INFO, for keep_socket_error), and whether the socket
- * is writable as poll reports it (POLLOUT: room for a third of what is queued, not a sliver). */
+ * connection is gone already; cheaper than TCP_INFO, for keep_socket_error). Not whether it is
+ * writable: poll's POLLOUT wants a third of the buffer free, write takes any room. Answering EAGAIN
+ * where poll said full, as an earlier version did, made nginx wait in epoll_wait 17x as often as
+ * without the shim (32 KiB chunks) and cost it half of what the shim saved. */
 static short socket_state(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLRDHUP | POLLOUT};
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
 	return syscall(SYS_poll, &p, 1, 0) == 1 ? p.revents : 0;
 }
 
@@ -270,14 +272,6 @@ static size_t send_file_seg(const struct zc_wreq *w, int kind, int nonblock, str
 	int finished_before = (ss & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 	if (method_gone[method]) {
 		*fallback = ZC_fb_kernel_enosys;
-		return 0;
-	}
-	if (nonblock && !(ss & (POLLOUT | POLLHUP | POLLERR))) {
-		/* a non-blocking socket poll calls full: EAGAIN, which write returns too once the sliver
-		 * freed meanwhile is taken. Sending that sliver kept Apache calling again at once
-		 * instead of waiting for room (1.4x the calls of its own sendfile, and their CPU);
-		 * poll set SOCK_NOSPACE, so the program's wait for POLLOUT ends when room is made */
-		*errp = EAGAIN;
 		return 0;
 	}
 	int full = 0;	 /* a blocking pipe's splice came back short: the pipe is full */

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 			memcpy(b, carry, head);
 			calls++;
 		}
-		if (stage >= 4 && !pipe_out) poll(&(struct pollfd){.fd = 1, .events = POLLRDHUP | POLLOUT}, 1, 0), calls++;
+		if (stage >= 4 && !pipe_out) poll(&(struct pollfd){.fd = 1, .events = POLLRDHUP}, 1, 0), calls++;
 		off_t so = o;
 		for (size_t left = chunk; left; calls++) {
 			ssize_t r = pipe_out ? splice(d, &so, 1, NULL, left, 0) : sendfile(1, d, &so, left);
