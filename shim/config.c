@@ -31,7 +31,7 @@ const struct zc_config_key zc_config_keys[] = {
 	{"lease_signal", "SIGRTMAX-2", "a real-time signal: SIGRTMIN+N, SIGRTMAX-N or its number"},
 	{"stack_buffers", "off", "on, off"},
 	{"guard_min_bytes", "65536", "a byte count 4K..1G, suffix K or M allowed"},
-	{"defer_min_bytes", "65536", "a byte count 8K..1G, suffix K or M allowed"},
+	{"defer_min_bytes", "32768", "a byte count 8K..1G, suffix K or M allowed"},
 	{"keep_cap_lease", "off", "on, off"},
 	{"align_min_bytes", "65536", "0 (off), or a byte count 8K..1G, suffix K or M allowed"},
 };
