@@ -33,7 +33,7 @@ const struct zc_config_key zc_config_keys[] = {
 	{"guard_min_bytes", "65536", "a byte count 4K..1G, suffix K or M allowed"},
 	{"defer_min_bytes", "32768", "a byte count 8K..1G, suffix K or M allowed"},
 	{"keep_cap_lease", "off", "on, off"},
-	{"align_min_bytes", "65536", "0 (off), or a byte count 8K..1G, suffix K or M allowed"},
+	{"align_min_bytes", "32768", "0 (off), or a byte count 8K..1G, suffix K or M allowed"},
 };
 const int zc_config_nkeys = sizeof zc_config_keys / sizeof zc_config_keys[0];
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_align.sh — align_min_bytes: in deferred and auto modes malloc puts requests of at least
-# 64 KiB on a page (a deferred read into them then has no head to copy), through the program's own
+# 32 KiB on a page (a deferred read into them then has no head to copy), through the program's own
 # allocator, and never through another one's (a preloaded allocator without posix_memalign). Each
 # case reads the addresses progs/align prints; the run without the shim shows glibc's offsets, so
 # the check can fail.
@@ -14,7 +14,7 @@ done
 
 # offset OUT SIZE: the offset align printed for SIZE (bytes)
 offset() { sed -n "s/^size $2 offset \([0-9]*\)$/\1/p" "$1"; }
-SIZES=(32K 64K 1M 130K)
+SIZES=(16K 32K 64K 1M 130K)
 
 # deferral needs a full userfaultfd (root here); aligning is done only where it is possible
 if [ "$(id -u)" != 0 ] && [ ! -r /dev/userfaultfd ]; then
@@ -23,8 +23,8 @@ if [ "$(id -u)" != 0 ] && [ ! -r /dev/userfaultfd ]; then
 fi
 
 "$P/align" "${SIZES[@]}" >"$T/plain" 2>&1
-check "without the shim: glibc's offsets (64 KiB at $(offset "$T/plain" 65536), 1 MiB at $(offset "$T/plain" 1048576))" \
-	eval "[ $(offset "$T/plain" 65536) -ne 0 ] && [ $(offset "$T/plain" 1048576) -ne 0 ]"
+check "without the shim: glibc's offsets (32 KiB at $(offset "$T/plain" 32768), 64 KiB at $(offset "$T/plain" 65536), 1 MiB at $(offset "$T/plain" 1048576))" \
+	eval "[ $(offset "$T/plain" 32768) -ne 0 ] && [ $(offset "$T/plain" 65536) -ne 0 ] && [ $(offset "$T/plain" 1048576) -ne 0 ]"
 
 # run NAME ENV...: align under the shim (stdout in $T/NAME, exit status in $T/NAME.rc)
 run() {
@@ -35,13 +35,14 @@ run() {
 }
 ok() { [ "$(cat "$T/$1.rc")" = 0 ] && grep -q '^done$' "$T/$1"; }
 
-begin malloc_of_64k_and_more_starts_on_a_page_in_auto_mode
+begin malloc_of_32k_and_more_starts_on_a_page_in_auto_mode
 run auto
 need "exit $(cat "$T/auto.rc"): $(head -2 "$T/auto.err" | tr '\n' ' ')" ok auto
 need "64 KiB at offset $(offset "$T/auto" 65536), want 0" eq "$(offset "$T/auto" 65536)" 0
 need "1 MiB at offset $(offset "$T/auto" 1048576), want 0" eq "$(offset "$T/auto" 1048576)" 0
 need "130 KiB at offset $(offset "$T/auto" 133120), want 0" eq "$(offset "$T/auto" 133120)" 0
-need "32 KiB at offset 0: below align_min_bytes it must be glibc's" [ "$(offset "$T/auto" 32768)" -ne 0 ]
+need "32 KiB at offset $(offset "$T/auto" 32768), want 0" eq "$(offset "$T/auto" 32768)" 0
+need "16 KiB at offset 0: below align_min_bytes it must be glibc's" [ "$(offset "$T/auto" 16384)" -ne 0 ]
 end
 
 begin malloc_starts_on_a_page_in_deferred_mode

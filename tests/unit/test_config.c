@@ -185,7 +185,7 @@ Test(config, defaults_match_the_documented_values)
 	cr_assert_eq(c.stack_buffers, 0);
 	cr_assert_eq(c.guard_min_bytes, 65536);
 	cr_assert_eq(c.defer_min_bytes, 32768);
-	cr_assert_eq(c.align_min_bytes, 65536);
+	cr_assert_eq(c.align_min_bytes, 32768);
 	cr_assert_leq(zc_config_nkeys, ZC_CONFIG_MAX_KEYS);
 	for (int i = 0; i < zc_config_nkeys; i++) cr_assert_eq(c.origin[i], ZC_ORIGIN_DEFAULT, "key %d", i);
 }
@@ -197,7 +197,7 @@ static const char *const documented[][2] = {
 	{"min_bytes_file", "65536"}, {"unix_sockets", "off"},   {"lease", "require"},
 	{"log_level", "warn"},     {"log_file", ""},            {"stats_file", ""},
 	{"inherit", "on"},         {"stack_buffers", "off"},    {"guard_min_bytes", "65536"},
-	{"defer_min_bytes", "32768"}, {"keep_cap_lease", "off"}, {"align_min_bytes", "65536"},
+	{"defer_min_bytes", "32768"}, {"keep_cap_lease", "off"}, {"align_min_bytes", "32768"},
 };
 
 Test(config, every_key_parses_its_default_text)
