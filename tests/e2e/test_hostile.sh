@@ -279,9 +279,9 @@ case_worker_bufs() { # VARIANT
 }
 
 # ---- a non-blocking sender that waits for room after EAGAIN ----------------------------------
-# The shim answers EAGAIN for a socket poll calls full without sending the sliver freed meanwhile:
-# the program's wait for room must still end, however it waits (edge-triggered epoll, as nginx,
-# needs the kernel to have noted that someone waits for room). Bytes and end as without the shim.
+# The program's wait for room after a rewritten write's EAGAIN must end, however it waits
+# (edge-triggered epoll, as nginx, needs the kernel to have noted that someone waits for room).
+# Bytes and end as without the shim.
 run_nbwait() { run_peer "$1" "$2" 8M nonblock-wait --variant "$3" --port @PORT --src "$T/f8" --chunk 256K; } # VARIANT NAME WAIT
 case_nonblock_wait() { # WAIT
 	local n=nbw_$1 e
@@ -292,6 +292,22 @@ case_nonblock_wait() { # WAIT
 	need "the receiver did not get the whole file with the shim" cmp -s "$(D "$n" shim)/out" "$T/f8"
 	e=$(sed -n 's/^# eagain //p' "$(D "$n" shim)/log")
 	need "EAGAIN ${e:-none} with the shim, want > 0 (the wait was never exercised)" ge "${e:-0}" 1
+	rewritten "$n" rw_sendfile
+	end
+}
+
+# ---- a socket with room, but less than poll's POLLOUT wants -------------------------------------
+# After the first EAGAIN the program grows SO_SNDBUF by a quarter: write takes bytes although poll
+# reports no POLLOUT (it wants half of what is queued free). A rewritten write must take them too,
+# not answer EAGAIN (an earlier shim did, and nginx waited in epoll_wait 17 times as often).
+case_sndbuf_grow() {
+	local n=sbg
+	begin nonblocking_write_takes_the_room_poll_calls_too_small
+	both "$n" -- sndbuf-grow --src "$T/f1" --out @D/recv
+	same_behaviour "$n"
+	need "base: '$(grep '^grown' "$(D "$n" base)/log")', want 'grown write took bytes' (the scenario did not reproduce)" \
+		grep -q '^grown write took bytes$' "$(D "$n" base)/log"
+	need "the receiver did not get the whole file with the shim" cmp -s "$(D "$n" shim)/recv" "$T/f1"
 	rewritten "$n" rw_sendfile
 	end
 }
@@ -308,3 +324,4 @@ want 7 && { for v in ign-before ign-after sigset bsd_signal sysv_signal raw siga
 want 8 && for v in readv preadv writev pwritev sendmsg; do case_iov $v; done
 want 9 && for v in main-mmap main-malloc hole-mmap hole-malloc arena; do case_worker_bufs $v; done
 want nb && for v in epoll-et poll select retry; do case_nonblock_wait $v; done
+want nb && case_sndbuf_grow

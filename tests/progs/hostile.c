@@ -48,6 +48,10 @@
  *                       waits for room after EAGAIN as servers do: variant epoll-et (edge-triggered
  *                       epoll, as nginx) | poll | select | retry (sleeps 1 ms, no wait); a wait that
  *                       times out (10 s) ends the program: "exit 1 ETIMEDOUT"
+ *   sndbuf-grow         copies to a non-blocking TCP socket whose peer (this process) reads
+ *                       nothing until the first EAGAIN; then grows SO_SNDBUF by a quarter (room,
+ *                       but not poll's POLLOUT) and writes again: write takes bytes. Then the peer
+ *                       drains into --out and the copy ends
  *   worker-bufs [9]     a worker thread copies through a buffer: variant main-mmap | main-malloc |
  *                       hole-mmap | hole-malloc | arena
  *
@@ -504,6 +508,82 @@ static void case_nonblock_wait(void)
 	tlog("chunks %ld", k);
 	tlog("# eagain %ld", eagains);
 	close(s);
+	finish(0, 0);
+}
+
+/* ---- a socket with some room, but less than poll's POLLOUT wants ---------------------------- */
+
+/* drain — the receiving end of sndbuf-grow: everything until EOF into --out. */
+static void *drain(void *a)
+{
+	int r = *(int *)a, out = open(O.out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char tmp[65536];
+	ssize_t n;
+	if (out < 0) die_setup(O.out);
+	while ((n = read(r, tmp, sizeof tmp)) > 0) raw_write_all(out, tmp, (size_t)n);
+	close(out);
+	return NULL;
+}
+
+/* case_sndbuf_grow — a non-blocking TCP sender copies until EAGAIN (its peer, in this process,
+ * reads nothing yet), then grows SO_SNDBUF by a quarter: the socket has room, but less than the
+ * half of what is queued that poll wants for POLLOUT. write takes what fits; so must a rewritten
+ * one ("grown write took bytes"). Then the peer reads everything and the copy finishes, waiting
+ * for room with poll. Counts depend on the socket's accounting: "#" lines. */
+static void case_sndbuf_grow(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	int snd = 65536, rcv = 16384, grown = 81920;
+	long k = 0, eagains = 0, grew = 0;
+	signal(SIGPIPE, SIG_IGN);
+	int l = socket(AF_INET, SOCK_STREAM, 0), s = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || s < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv) < 0) die_setup("socket");
+	if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&a, &al) < 0)
+		die_setup("listen");
+	if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd) < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0)
+		die_setup("connect");
+	int r = accept(l, NULL, NULL);
+	if (r < 0 || fcntl(s, F_SETFL, O_NONBLOCK) < 0) die_setup("accept");
+	int src = open_src(O.src);
+	char *buf = malloc(O.chunk);
+	pthread_t t;
+	if (!buf) die_setup("malloc");
+	for (;;) {
+		ssize_t got = read(src, buf, O.chunk);
+		if (got < 0) finish(1, errno);
+		if (got == 0) break;
+		for (ssize_t done = 0; done < got;) {
+			ssize_t w = write(s, buf + done, (size_t)(got - done));
+			if (w > 0) {
+				done += w;
+				continue;
+			}
+			if (w < 0 && errno != EAGAIN) finish(1, errno);
+			eagains++;
+			if (!grew++) {
+				struct pollfd p = {.fd = s, .events = POLLOUT};
+				if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &grown, sizeof grown) < 0) die_setup("SO_SNDBUF");
+				tlog("# full at chunk %ld byte %ld; after growing, poll says POLLOUT %d", k, (long)done,
+				     poll(&p, 1, 0) == 1 && (p.revents & POLLOUT));
+				w = write(s, buf + done, (size_t)(got - done));
+				int e = errno;
+				tlog("grown write %s", w > 0 ? "took bytes" : "EAGAIN");
+				tlog("# grown write %ld errno %d", (long)w, w < 0 ? e : 0);
+				if (w > 0) done += w;
+				if (pthread_create(&t, NULL, drain, &r)) die_setup("pthread_create");
+				continue;
+			}
+			struct pollfd p = {.fd = s, .events = POLLOUT};
+			if (poll(&p, 1, 10000) != 1) finish(1, ETIMEDOUT);
+		}
+		k++;
+	}
+	if (!grew) die_setup("the socket never filled");
+	tlog("chunks %ld", k);
+	tlog("# eagain %ld", eagains);
+	close(s);
+	pthread_join(t, NULL);
 	finish(0, 0);
 }
 
@@ -1016,7 +1096,7 @@ int main(int argc, char **argv)
 	} cases[] = {{"blocked-worker", case_blocked_worker}, {"sigwrite", case_sigwrite}, {"modify", case_modify},
 		     {"opener", case_opener}, {"reset", case_reset}, {"reset-recv", case_reset_recv},
 		     {"eintr-read", case_eintr_read}, {"alarm-write", case_alarm_write}, {"pipe-reader", case_pipe_reader},
-		     {"nonblock-wait", case_nonblock_wait}, {"prot", case_prot}, {"segv", case_segv}, {"iov", case_iov}, {"worker-bufs", case_worker_bufs}};
+		     {"nonblock-wait", case_nonblock_wait}, {"sndbuf-grow", case_sndbuf_grow}, {"prot", case_prot}, {"segv", case_segv}, {"iov", case_iov}, {"worker-bufs", case_worker_bufs}};
 	int c;
 	long long v;
 	if (argc < 2) usage("no case");
