@@ -462,13 +462,51 @@ static int wait_room(int s, int ep)
 	return 0;
 }
 
+/* nb_copy — the copy loop of a non-blocking sender to s, a malloc'd buffer of --chunk: after each
+ * EAGAIN (counted in nb_eagains) on_eagain gets the unwritten rest of the chunk and returns the
+ * bytes it wrote itself (0: none, write again), or -1 to end with ETIMEDOUT. Returns the chunks. */
+static long nb_eagains;
+typedef ssize_t (*eagain_fn)(int s, const char *rest, size_t left, long chunk);
+static long nb_copy(int s, eagain_fn on_eagain)
+{
+	int src = open_src(O.src);
+	char *buf = malloc(O.chunk);
+	long k = 0;
+	if (!buf) die_setup("malloc");
+	for (;; k++) {
+		ssize_t got = read(src, buf, O.chunk);
+		if (got < 0) finish(1, errno);
+		if (got == 0) return k;
+		for (ssize_t done = 0; done < got;) {
+			ssize_t r = write(s, buf + done, (size_t)(got - done));
+			if (r < 0 && errno == EAGAIN) {
+				nb_eagains++;
+				r = on_eagain(s, buf + done, (size_t)(got - done), k);
+				if (r < 0) finish(1, ETIMEDOUT);
+			} else if (r <= 0) {
+				finish(1, r < 0 ? errno : EIO);
+			}
+			done += r;
+		}
+	}
+}
+
+/* wait_or_stall — nonblock-wait's answer to EAGAIN: its wait for room, or the end when none came */
+static int nb_ep = -1;
+static ssize_t wait_or_stall(int s, const char *rest, size_t left, long chunk)
+{
+	(void)rest;
+	if (!wait_room(s, nb_ep)) return 0;
+	tlog("# stalled with %zu of chunk %ld left, %ld EAGAIN", left, chunk, nb_eagains);
+	return -1;
+}
+
 /* case_nonblock_wait — the counts of a non-blocking write depend on timing: only the bytes, the
  * end and that EAGAIN was met are compared ("#" lines are not) */
 static void case_nonblock_wait(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)O.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int snd = 65536, ep = -1;
-	long eagains = 0, k = 0;
 	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(O.variant, "epoll-et") && strcmp(O.variant, "poll") && strcmp(O.variant, "select") && strcmp(O.variant, "retry"))
 		die_setup("unknown variant");
@@ -480,33 +518,10 @@ static void case_nonblock_wait(void)
 		struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.fd = s};
 		if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) < 0) die_setup("epoll");
 	}
-	int src = open_src(O.src);
-	char *buf = malloc(O.chunk);
-	if (!buf) die_setup("malloc");
-	for (;;) {
-		ssize_t got = read(src, buf, O.chunk);
-		if (got < 0) finish(1, errno);
-		if (got == 0) break;
-		for (ssize_t done = 0; done < got;) {
-			ssize_t r = write(s, buf + done, (size_t)(got - done));
-			if (r > 0) {
-				done += r;
-				continue;
-			}
-			if (r < 0 && errno == EAGAIN) {
-				eagains++;
-				if (wait_room(s, ep) < 0) {
-					tlog("# stalled after %ld of chunk %ld, %ld EAGAIN", (long)done, k, eagains);
-					finish(1, ETIMEDOUT);
-				}
-				continue;
-			}
-			finish(1, r < 0 ? errno : EIO);
-		}
-		k++;
-	}
+	nb_ep = ep;
+	long k = nb_copy(s, wait_or_stall);
 	tlog("chunks %ld", k);
-	tlog("# eagain %ld", eagains);
+	tlog("# eagain %ld", nb_eagains);
 	close(s);
 	finish(0, 0);
 }
@@ -525,6 +540,26 @@ static void *drain(void *a)
 	return NULL;
 }
 
+static int sbg_peer = -1;
+static pthread_t sbg_drain;
+/* grow_once — sndbuf-grow's answer to EAGAIN: the first time, grow SO_SNDBUF and write the rest
+ * again, then let the peer drain; later ones wait for room with poll */
+static ssize_t grow_once(int s, const char *rest, size_t left, long chunk)
+{
+	struct pollfd p = {.fd = s, .events = POLLOUT};
+	int grown = 81920;
+	if (nb_eagains > 1) return poll(&p, 1, 10000) == 1 ? 0 : -1;
+	if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &grown, sizeof grown) < 0) die_setup("SO_SNDBUF");
+	tlog("# full with %zu of chunk %ld left; after growing, poll says POLLOUT %d", left, chunk,
+	     poll(&p, 1, 0) == 1 && (p.revents & POLLOUT));
+	ssize_t w = write(s, rest, left);
+	int e = errno;
+	tlog("grown write %s", w > 0 ? "took bytes" : "EAGAIN");
+	tlog("# grown write %ld errno %d", (long)w, w < 0 ? e : 0);
+	if (pthread_create(&sbg_drain, NULL, drain, &sbg_peer)) die_setup("pthread_create");
+	return w > 0 ? w : 0;
+}
+
 /* case_sndbuf_grow — a non-blocking TCP sender copies until EAGAIN (its peer, in this process,
  * reads nothing yet), then grows SO_SNDBUF by a quarter: the socket has room, but less than the
  * half of what is queued that poll wants for POLLOUT. write takes what fits; so must a rewritten
@@ -534,8 +569,7 @@ static void case_sndbuf_grow(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof a;
-	int snd = 65536, rcv = 16384, grown = 81920;
-	long k = 0, eagains = 0, grew = 0;
+	int snd = 65536, rcv = 16384;
 	signal(SIGPIPE, SIG_IGN);
 	int l = socket(AF_INET, SOCK_STREAM, 0), s = socket(AF_INET, SOCK_STREAM, 0);
 	if (l < 0 || s < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv) < 0) die_setup("socket");
@@ -543,47 +577,13 @@ static void case_sndbuf_grow(void)
 		die_setup("listen");
 	if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd) < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0)
 		die_setup("connect");
-	int r = accept(l, NULL, NULL);
-	if (r < 0 || fcntl(s, F_SETFL, O_NONBLOCK) < 0) die_setup("accept");
-	int src = open_src(O.src);
-	char *buf = malloc(O.chunk);
-	pthread_t t;
-	if (!buf) die_setup("malloc");
-	for (;;) {
-		ssize_t got = read(src, buf, O.chunk);
-		if (got < 0) finish(1, errno);
-		if (got == 0) break;
-		for (ssize_t done = 0; done < got;) {
-			ssize_t w = write(s, buf + done, (size_t)(got - done));
-			if (w > 0) {
-				done += w;
-				continue;
-			}
-			if (w < 0 && errno != EAGAIN) finish(1, errno);
-			eagains++;
-			if (!grew++) {
-				struct pollfd p = {.fd = s, .events = POLLOUT};
-				if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &grown, sizeof grown) < 0) die_setup("SO_SNDBUF");
-				tlog("# full at chunk %ld byte %ld; after growing, poll says POLLOUT %d", k, (long)done,
-				     poll(&p, 1, 0) == 1 && (p.revents & POLLOUT));
-				w = write(s, buf + done, (size_t)(got - done));
-				int e = errno;
-				tlog("grown write %s", w > 0 ? "took bytes" : "EAGAIN");
-				tlog("# grown write %ld errno %d", (long)w, w < 0 ? e : 0);
-				if (w > 0) done += w;
-				if (pthread_create(&t, NULL, drain, &r)) die_setup("pthread_create");
-				continue;
-			}
-			struct pollfd p = {.fd = s, .events = POLLOUT};
-			if (poll(&p, 1, 10000) != 1) finish(1, ETIMEDOUT);
-		}
-		k++;
-	}
-	if (!grew) die_setup("the socket never filled");
+	if ((sbg_peer = accept(l, NULL, NULL)) < 0 || fcntl(s, F_SETFL, O_NONBLOCK) < 0) die_setup("accept");
+	long k = nb_copy(s, grow_once);
+	if (!nb_eagains) die_setup("the socket never filled");
 	tlog("chunks %ld", k);
-	tlog("# eagain %ld", eagains);
+	tlog("# eagain %ld", nb_eagains);
 	close(s);
-	pthread_join(t, NULL);
+	pthread_join(sbg_drain, NULL);
 	finish(0, 0);
 }
 
