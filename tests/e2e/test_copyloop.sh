@@ -70,8 +70,7 @@ for b in aligned malloc fresh alt page16; do
 	# unless an allocator preloaded ahead of the shim (libasan in the sanitized run) placed it
 	if [ "${ZCSHIM_MODE:-auto}" = deferred ] && [ $b = page16 ]; then
 		need "deferred_heads_carried $(st "$n" deferred_heads_carried), want >= 70" ge "$(st "$n" deferred_heads_carried)" 70
-	fi
-	if [ "${ZCSHIM_MODE:-auto}" = deferred ] && [ $b = malloc ]; then
+	elif [ "${ZCSHIM_MODE:-auto}" = deferred ] && [ $b = malloc ]; then
 		hc=$(st "$n" deferred_heads_carried)
 		need "deferred_heads_carried $hc, want 0 (on a page) or >= 70 (carried)" eval "[ $hc -eq 0 ] || [ $hc -ge 70 ]"
 		need "deferred_reads $(st "$n" deferred_reads), want >= 70" ge "$(st "$n" deferred_reads)" 70
