@@ -45,20 +45,29 @@ wait_port() {
 where_stuck() {
 	local t
 	for t in /proc/$1/task/*; do
-		echo "  stuck: task ${t##*/} $(cat "$t/stat" 2>/dev/null | cut -d' ' -f3) wchan=$(cat "$t/wchan" 2>/dev/null) syscall=$(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
+		echo "  stuck: task ${t##*/} $(cat "$t/stat" 2>/dev/null | cut -d' ' -f3) wchan=$(cat "$t/wchan" 2>/dev/null) syscall=$(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null) $(grep -E '^(SigPnd|SigBlk)' "$t/status" 2>/dev/null | tr -s '\t\n' '  ')"
 		sed -n '1,6s/^/  stuck:   /p' "$t/stack" 2>/dev/null
 	done
+	# the signal sent: pending for the process, ignored or caught (hex masks, bit N-1 is signal N)
+	echo "  stuck: $(grep -E '^(ShdPnd|SigIgn|SigCgt)' "/proc/$1/status" 2>/dev/null | tr -s '\t\n' '  ')"
 	command -v gdb >/dev/null &&
 		timeout 20 gdb -p "$1" -batch -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^(#|Thread)' | head -60 | sed 's/^/  stuck: /'
 }
-# stop_bg PID SIGNAL : sends SIGNAL, waits up to 20 s for PID to exit (then SIGKILL to its group)
-# and reaps it; returns 0 if it exited by itself
+# stop_bg PID SIGNAL : sends SIGNAL, waits up to 20 s for PID to exit (then up to 10 s more, to say
+# whether it would have, and SIGKILL to its group) and reaps it; returns 0 if it exited within 20 s
 stop_bg() {
-	local pid=$1 i
+	local pid=$1 i t0=$SECONDS
 	kill "-$2" "$pid" 2>/dev/null
-	for ((i = 0; i < 200; i++)); do alive "$pid" || break; sleep 0.1; done
+	for ((i = 0; i < 200; i++)); do
+		alive "$pid" || break
+		# a look at 5 s too: a python that stopped slowly was gone by 20 s, and showed nothing
+		[ "$i" = 50 ] && alive "$pid" && echo "  stuck: after 5 s:" && where_stuck "$pid"
+		sleep 0.1
+	done
 	if alive "$pid"; then
 		where_stuck "$pid"
+		for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
+		echo "  stuck: $(alive "$pid" && echo "still running after $((SECONDS - t0)) s, killed" || echo "exited by itself after $((SECONDS - t0)) s")"
 		kill -KILL -- "-$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		return 1
