@@ -549,12 +549,11 @@ again:
 }
 
 /* zc_detect_consumed — a record sent through its last byte has served its purpose. A deferred one
- * stays: its pages hold nothing yet, and the buffer must still read as what the read returned. */
+ * stays: its pages hold nothing yet, and the buffer must still read as what the read returned. The
+ * source learns of the use from the caller (zc_fdtab_sent: one lock with what else it notes). */
 void zc_detect_consumed(const struct zc_match *m, size_t done)
 {
-	if (m->mapped) return; /* the mapping stays what it is */
-	zc_fdtab_note_used(m->src_fd, m->src_gen, 1);
-	if (m->deferred) return;
+	if (m->mapped || m->deferred) return; /* the mapping stays what it is */
 	/* a stack record never outlives the write: its frame may return and the area be reused */
 	if (done < m->to_end && !m->stack) return;
 	retire_id(m->slot, m->id);

@@ -88,7 +88,8 @@ void zc_detect_drop_fd(int fd);
 enum zc_match_kind zc_detect_match(const void *p, size_t n, struct zc_match *m);
 /* A deferred match gives back its hold on the source's duplicate (after the transfer or a decline). */
 void zc_detect_release(const struct zc_match *m);
-/* done bytes of the matched range were sent; a record consumed to its end is retired. */
+/* done bytes of the matched range were sent; a record consumed to its end is retired. The caller
+ * tells the source (zc_fdtab_sent or zc_fdtab_note_used). */
 void zc_detect_consumed(const struct zc_match *m, size_t done);
 void zc_detect_atfork_child(void);
 /* Deferred reads (defer.c): begin returns a busy slot owned by the caller or -(fallback counter);

@@ -416,6 +416,24 @@ void zc_fdtab_lease_leave(int fd, uint64_t gen)
 	WITH_ENTRY(fd, gen, i->lease_inflight--);
 }
 
+/* add_dst_locked — dst joins the destinations a lease break waits to drain. */
+static void add_dst_locked(struct zc_fd_info *i, uint64_t gen, int dst)
+{
+	int k, free_slot = -1;
+	for (k = 0; k < ZC_FD_DSTS && i->dsts[k] != dst; k++)
+		if (i->dsts[k] < 0 && free_slot < 0) free_slot = k;
+	if (k == ZC_FD_DSTS) i->dsts[free_slot >= 0 ? free_slot : (int)(gen % ZC_FD_DSTS)] = dst;
+}
+
+void zc_fdtab_sent(int fd, uint64_t gen, int leased, int dst)
+{
+	WITH_ENTRY(fd, gen, {
+		i->unused = 0;
+		if (leased) i->lease_inflight--;
+		if (leased && dst >= 0) add_dst_locked(i, gen, dst);
+	});
+}
+
 int zc_fdtab_lease_inflight(int fd, uint64_t gen)
 {
 	int n = 0;
@@ -423,15 +441,36 @@ int zc_fdtab_lease_inflight(int fd, uint64_t gen)
 	return n;
 }
 
+/* note_writer_locked — tid writes to i's descriptor; 1 once two threads have. */
+static int note_writer_locked(struct zc_fd_info *i, pid_t tid)
+{
+	if (i->writer && i->writer != tid) i->multi_writer = 1;
+	i->writer = tid;
+	return i->multi_writer;
+}
+
 int zc_fdtab_note_writer(int fd, pid_t tid)
 {
 	int multi = 0;
-	WITH_ENTRY(fd, 0, {
-		if (i->writer && i->writer != tid) i->multi_writer = 1;
-		i->writer = tid;
-		multi = i->multi_writer;
-	});
+	WITH_ENTRY(fd, 0, multi = note_writer_locked(i, tid));
 	return multi;
+}
+
+int zc_fdtab_get_writer(int fd, pid_t tid, struct zc_fd_info *out, int *multi)
+{
+	struct entry *e;
+	if (fd < 0) return -1;
+	tlock();
+	HASH_FIND_INT(table, &fd, e);
+	if (e) {
+		*multi = note_writer_locked(&e->i, tid);
+		*out = e->i;
+	}
+	tunlock();
+	if (e) return 0;
+	if (lookup_or_add(fd, out) < 0) return -1; /* a first write: classified, then noted */
+	*multi = zc_fdtab_note_writer(fd, tid);
+	return 0;
 }
 
 void zc_fdtab_note_used(int fd, uint64_t gen, int used)
@@ -490,12 +529,7 @@ int zc_fdtab_take_pending(int fd)
 
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)
 {
-	WITH_ENTRY(fd, gen, {
-		int k, free_slot = -1;
-		for (k = 0; k < ZC_FD_DSTS && i->dsts[k] != dst; k++)
-			if (i->dsts[k] < 0 && free_slot < 0) free_slot = k;
-		if (k == ZC_FD_DSTS) i->dsts[free_slot >= 0 ? free_slot : (int)(gen % ZC_FD_DSTS)] = dst;
-	});
+	WITH_ENTRY(fd, gen, add_dst_locked(i, gen, dst));
 }
 
 void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg)

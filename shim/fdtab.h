@@ -87,11 +87,16 @@ void zc_fdtab_lease_leave(int fd, uint64_t gen);
 int zc_fdtab_lease_inflight(int fd, uint64_t gen);
 /* Marks this thread as writer; returns 1 when another thread wrote to fd before. */
 int zc_fdtab_note_writer(int fd, pid_t tid);
+/* zc_fdtab_get and zc_fdtab_note_writer under one lock (a rewrite's destination, every chunk). */
+int zc_fdtab_get_writer(int fd, pid_t tid, struct zc_fd_info *out, int *multi);
 /* Bumps or reads the count of records from this source that died unused (step-down). */
 void zc_fdtab_note_used(int fd, uint64_t gen, int used);
 /* A deferred record from this source was filled by a touch. */
 void zc_fdtab_note_fault(int fd, uint64_t gen);
 void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
+/* After a transfer from this source, under one lock: its record was used, a leased rewrite leaves
+ * (zc_fdtab_lease_leave) and dst, when >= 0, joins its destinations (zc_fdtab_add_dst). */
+void zc_fdtab_sent(int fd, uint64_t gen, int leased, int dst);
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes);
 /* A source whose copy loop reads chunks nothing can rewrite (ZC_fb_small, ZC_fb_stack_buffer): after
  * ZC_STEADY_AFTER such writes its reads skip the policy and the table (interpose_io.c). steady reads

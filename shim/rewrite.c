@@ -86,7 +86,10 @@ static ssize_t finish(const struct zc_wreq *w, int kind, struct seg *s, int ns, 
 static void release_stack(struct seg *s, int ns)
 {
 	for (int k = 0; k < ns; k++) {
-		if (s[k].file && s[k].m.stack) zc_detect_consumed(&s[k].m, s[k].m.to_end);
+		if (s[k].file && s[k].m.stack) {
+			zc_fdtab_note_used(s[k].m.src_fd, s[k].m.src_gen, 1);
+			zc_detect_consumed(&s[k].m, s[k].m.to_end);
+		}
 		if (s[k].file && s[k].m.deferred) zc_detect_release(&s[k].m);
 		if (s[k].file && s[k].m.mapped) zc_map_release(&s[k].m);
 	}
@@ -99,16 +102,13 @@ static enum zc_counter observed_counter(int kind, size_t n)
 }
 
 /* plan — splits the request into plain and file segments; the rules are policy.c's. */
-static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, int gated, struct seg *s, int *nsp, size_t *total)
+static ssize_t plan(const struct zc_wreq *w, const struct zc_fd_info *d, int multi, struct seg *s, int *nsp, size_t *total)
 {
 	int ns = 0, nfile = 0, nocopy = 0;
 	size_t file_bytes = 0;
 	enum zc_counter why = zc_policy_dest(w, d);
 	*nsp = 0;
 	if (why) return pass(why);
-	/* every write counts, rewritten or not; a gated socket's (non-blocking) writers are judged in
-	 * flight instead (wgate.c) */
-	int multi = zc_fdtab_note_writer(w->fd, zc_tid()) && !gated;
 	*total = 0;
 	for (int k = 0; k < w->iovcnt; k++) {
 		if (!w->iov[k].iov_len) continue;
@@ -366,13 +366,16 @@ static ssize_t rewrite(const struct zc_wreq *w)
 	size_t total, done = 0;
 	off_t dpos = w->pos;
 
-	if (zc_fdtab_get(w->fd, &d) < 0) return ZC_PASS;
+	int multi;
+	/* every write counts, rewritten or not (its writer noted with the entry's copy) */
+	if (zc_fdtab_get_writer(w->fd, zc_tid(), &d, &multi) < 0) return ZC_PASS;
 	/* a non-blocking socket's call is one unit under its lock: other threads' writes wait while a
 	 * rewrite makes it several calls, and it makes them only when no other write is in flight
 	 * (wgate.c). A blocking one's second call may sleep for the peer, and nobody should wait that
 	 * long: it is not split once two threads have written it (policy.c) */
 	int gated = (d.kind == ZC_FD_TCP || d.kind == ZC_FD_UNIX) && (d.flags & O_NONBLOCK) && zc_wgate_covers(w->fd);
-	if (plan(w, &d, gated, s, &ns, &total) == ZC_PASS) {
+	/* a gated socket's (non-blocking) writers are judged in flight instead (wgate.c) */
+	if (plan(w, &d, multi && !gated, s, &ns, &total) == ZC_PASS) {
 		release_stack(s, ns);
 		return ZC_PASS;
 	}
@@ -438,8 +441,9 @@ static ssize_t rewrite(const struct zc_wreq *w)
 					     &closed);
 		consumed(s, i, join, moved);
 		raised |= closed || err == EPIPE;
-		if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
-		if (s[i].leased && moved > 0) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
+		if (!s[i].m.mapped) zc_fdtab_sent(s[i].m.src_fd, s[i].m.src_gen, s[i].leased, moved > 0 ? w->fd : -1);
+		else if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
+		if (s[i].leased && moved > 0 && s[i].m.mapped) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
 		if (s[i].m.mapped && moved > 0) zc_count(ZC_rw_mapped, 1), zc_count(ZC_rw_mapped_bytes, (uint64_t)moved);
 		if (fallback && !moved && !done) {
 			zc_fallback((enum zc_counter)fallback);

@@ -472,6 +472,60 @@ Test(fdtab, add_dst_remembers_distinct_destinations)
 	for (int k = 0; k < ZC_FD_DSTS; k++) cr_assert_geq(b.dsts[k], 0, "full table keeps ZC_FD_DSTS entries");
 }
 
+/* what a rewrite notes after its transfer, under one lock: used, out of the lease, the destination */
+Test(fdtab, sent_notes_use_lease_exit_and_destination_at_once)
+{
+	int fd = tmp_file(0);
+	struct zc_fd_info a = get(fd);
+	zc_fdtab_note_used(fd, a.gen, 0);
+	zc_fdtab_set_lease(fd, a.gen, ZC_LS_HELD);
+	cr_assert_eq(zc_fdtab_lease_enter(fd, a.gen), 0);
+	cr_assert_eq(zc_fdtab_lease_enter(fd, a.gen), 0);
+	zc_fdtab_sent(fd, a.gen + 7, 1, 9); /* another generation: nothing */
+	struct zc_fd_info b = get(fd);
+	cr_assert_eq(b.unused, 1);
+	cr_assert_eq(b.lease_inflight, 2);
+	zc_fdtab_sent(fd, a.gen, 1, -1); /* nothing moved: no destination */
+	b = get(fd);
+	cr_assert_eq(b.unused, 0);
+	cr_assert_eq(b.lease_inflight, 1);
+	for (int k = 0; k < ZC_FD_DSTS; k++) cr_assert_eq(b.dsts[k], -1);
+	zc_fdtab_sent(fd, a.gen, 1, 9);
+	b = get(fd);
+	cr_assert_eq(b.lease_inflight, 0);
+	int n9 = 0;
+	for (int k = 0; k < ZC_FD_DSTS; k++) n9 += b.dsts[k] == 9;
+	cr_assert_eq(n9, 1);
+	zc_fdtab_note_used(fd, a.gen, 0);
+	zc_fdtab_sent(fd, a.gen, 0, 10); /* not leased: used, and no break waits for its destination */
+	b = get(fd);
+	cr_assert_eq(b.unused, 0);
+	cr_assert_eq(b.lease_inflight, 0);
+	for (int k = 0; k < ZC_FD_DSTS; k++) cr_assert_neq(b.dsts[k], 10);
+}
+
+/* a rewrite's destination: its entry and its writer in one call, the first write classifying it */
+Test(fdtab, get_writer_copies_the_entry_and_notes_the_writer)
+{
+	int p[2], multi = -1;
+	struct zc_fd_info i;
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(zc_fdtab_get_writer(p[1], 1001, &i, &multi), 0, "not in the table yet: classified");
+	cr_assert_eq(i.kind, ZC_FD_PIPE);
+	cr_assert_eq(multi, 0);
+	cr_assert_eq(get(p[1]).writer, 1001);
+	cr_assert_eq(zc_fdtab_get_writer(p[1], 1001, &i, &multi), 0);
+	cr_assert_eq(multi, 0, "the same thread twice is one writer");
+	cr_assert_eq(zc_fdtab_get_writer(p[1], 1002, &i, &multi), 0);
+	cr_assert_eq(multi, 1);
+	cr_assert_eq(i.multi_writer, 1, "the copy is taken after the note");
+	cr_assert_eq(i.writer, 1002);
+	close(p[0]), close(p[1]);
+	zc_fdtab_forget(p[1]);
+	cr_assert_lt(zc_fdtab_get_writer(p[1], 1001, &i, &multi), 0, "a closed number");
+	cr_assert_lt(zc_fdtab_get_writer(-1, 1001, &i, &multi), 0);
+}
+
 /* ---- high numbers -------------------------------------------------------------------- */
 
 Test(fdtab, high_descriptor_numbers_work)
