@@ -73,6 +73,8 @@ stop_bg() {
 		return 1
 	fi
 	wait "$pid" 2>/dev/null
+	# a slow stop that still passes is said too: how often it happens tells more than one failure
+	[ "$i" -ge 20 ] && echo "  slow stop: pid $pid took $((SECONDS - t0)) s ($((i / 10)).$((i % 10)) s by the polling loop) after SIG$2"
 	# nginx workers: give the rest of the group a moment to finish too
 	for ((i = 0; i < 50; i++)); do pgrep -g "$pid" >/dev/null || break; sleep 0.1; done
 	return 0
