@@ -411,11 +411,6 @@ int zc_fdtab_lease_enter(int fd, uint64_t gen)
 	return r;
 }
 
-void zc_fdtab_lease_leave(int fd, uint64_t gen)
-{
-	WITH_ENTRY(fd, gen, i->lease_inflight--);
-}
-
 /* add_dst_locked — dst joins the destinations a lease break waits to drain. */
 static void add_dst_locked(struct zc_fd_info *i, uint64_t gen, int dst)
 {
@@ -425,12 +420,12 @@ static void add_dst_locked(struct zc_fd_info *i, uint64_t gen, int dst)
 	if (k == ZC_FD_DSTS) i->dsts[free_slot >= 0 ? free_slot : (int)(gen % ZC_FD_DSTS)] = dst;
 }
 
-void zc_fdtab_sent(int fd, uint64_t gen, int leased, int dst)
+void zc_fdtab_sent(int fd, uint64_t gen, int used, int leased, int dst)
 {
 	WITH_ENTRY(fd, gen, {
-		i->unused = 0;
+		if (used) i->unused = 0;
 		if (leased) i->lease_inflight--;
-		if (leased && dst >= 0) add_dst_locked(i, gen, dst);
+		if (dst >= 0) add_dst_locked(i, gen, dst);
 	});
 }
 
@@ -525,11 +520,6 @@ int zc_fdtab_take_pending(int fd)
 		i->pending_err = 0;
 	});
 	return err;
-}
-
-void zc_fdtab_add_dst(int fd, uint64_t gen, int dst)
-{
-	WITH_ENTRY(fd, gen, add_dst_locked(i, gen, dst));
 }
 
 void zc_fdtab_each(void (*fn)(struct zc_fd_info *, void *), void *arg)

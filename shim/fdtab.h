@@ -37,7 +37,7 @@ struct zc_fd_info {
 	int flags;      /* O_APPEND, O_NONBLOCK, O_DIRECT... at classification or F_SETFL */
 	int lease;      /* enum zc_lease_state (sources): the one place lease state is kept */
 	off_t lease_size; /* st_size when the read lease was granted: no writer can change it while held */
-	int lease_inflight; /* rewrites from this source inside zc_fdtab_lease_enter/leave */
+	int lease_inflight; /* rewrites from this source between zc_fdtab_lease_enter and zc_fdtab_sent */
 	int unused;     /* records from this source that died unused in a row */
 	int faults;     /* deferred records from this source the program touched (auto mode steps down) */
 	long proven_min; /* 0: on probation; else a copy loop was seen, to a destination rewritten from this many bytes */
@@ -81,9 +81,9 @@ void zc_fdtab_set_lease(int fd, uint64_t gen, int state);
 /* The lease is granted (ZC_LS_HELD) on a file of this size. */
 void zc_fdtab_set_held(int fd, uint64_t gen, off_t size);
 /* A rewrite from a leased source: enter returns 0 and counts it in flight only while the lease of
- * this generation is held; a break (state no longer HELD) waits until inflight reaches 0. */
+ * this generation is held (zc_fdtab_sent with leased leaves); a break (state no longer HELD) waits
+ * until inflight reaches 0. */
 int zc_fdtab_lease_enter(int fd, uint64_t gen);
-void zc_fdtab_lease_leave(int fd, uint64_t gen);
 int zc_fdtab_lease_inflight(int fd, uint64_t gen);
 /* Marks this thread as writer; returns 1 when another thread wrote to fd before. */
 int zc_fdtab_note_writer(int fd, pid_t tid);
@@ -93,10 +93,10 @@ int zc_fdtab_get_writer(int fd, pid_t tid, struct zc_fd_info *out, int *multi);
 void zc_fdtab_note_used(int fd, uint64_t gen, int used);
 /* A deferred record from this source was filled by a touch. */
 void zc_fdtab_note_fault(int fd, uint64_t gen);
-void zc_fdtab_add_dst(int fd, uint64_t gen, int dst);
-/* After a transfer from this source, under one lock: its record was used, a leased rewrite leaves
- * (zc_fdtab_lease_leave) and dst, when >= 0, joins its destinations (zc_fdtab_add_dst). */
-void zc_fdtab_sent(int fd, uint64_t gen, int leased, int dst);
+/* After a transfer from this source, under one lock: used, its record was used (step-down);
+ * leased, the rewrite leaves the lease (zc_fdtab_lease_enter); dst, when >= 0, joins the
+ * destinations a lease break waits to drain. */
+void zc_fdtab_sent(int fd, uint64_t gen, int used, int leased, int dst);
 void zc_fdtab_set_proven(int fd, uint64_t gen, long min_bytes);
 /* A source whose copy loop reads chunks nothing can rewrite (ZC_fb_small, ZC_fb_stack_buffer): after
  * ZC_STEADY_AFTER such writes its reads skip the policy and the table (interpose_io.c). steady reads

@@ -10,7 +10,7 @@ int zc_lease_prepare(int fd, uint64_t gen, int current_state);
  * (HELD when the process owns the file or has CAP_LEASE; a writer holding it open is not seen).
  * Nothing is stored in the table: a lease state there would be acted on at close. */
 int zc_lease_predict(int fd, uint64_t gen, int current_state);
-/* Around a rewrite from a leased source: zc_fdtab_lease_enter/leave (the state lives there). */
+/* Around a rewrite from a leased source: zc_fdtab_lease_enter, then zc_fdtab_sent (the state lives there). */
 /* The program itself sets a lease, F_SETSIG or F_SETOWN on fd: ours goes back first. */
 void zc_lease_hand_over(int fd);
 /* The program is about to close fd: a lease on it is released, or kept until its data has left. */

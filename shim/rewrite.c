@@ -441,9 +441,10 @@ static ssize_t rewrite(const struct zc_wreq *w)
 					     &closed);
 		consumed(s, i, join, moved);
 		raised |= closed || err == EPIPE;
-		if (!s[i].m.mapped) zc_fdtab_sent(s[i].m.src_fd, s[i].m.src_gen, s[i].leased, moved > 0 ? w->fd : -1);
-		else if (s[i].leased) zc_fdtab_lease_leave(s[i].m.src_fd, s[i].m.src_gen);
-		if (s[i].leased && moved > 0 && s[i].m.mapped) zc_fdtab_add_dst(s[i].m.src_fd, s[i].m.src_gen, w->fd);
+		/* a mapping's source has no records to count as used */
+		if (!s[i].m.mapped || s[i].leased)
+			zc_fdtab_sent(s[i].m.src_fd, s[i].m.src_gen, !s[i].m.mapped, s[i].leased,
+				      s[i].leased && moved > 0 ? w->fd : -1);
 		if (s[i].m.mapped && moved > 0) zc_count(ZC_rw_mapped, 1), zc_count(ZC_rw_mapped_bytes, (uint64_t)moved);
 		if (fallback && !moved && !done) {
 			zc_fallback((enum zc_counter)fallback);

@@ -61,7 +61,7 @@ stop_bg() {
 	for ((i = 0; i < 200; i++)); do
 		alive "$pid" || break
 		# a look at 5 s too: a python that stopped slowly was gone by 20 s, and showed nothing
-		[ "$i" = 50 ] && alive "$pid" && echo "  stuck: after 5 s:" && where_stuck "$pid"
+		[ "$i" = 50 ] && echo "  stuck: after 5 s:" && where_stuck "$pid"
 		sleep 0.1
 	done
 	if alive "$pid"; then

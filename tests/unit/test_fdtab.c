@@ -454,20 +454,20 @@ Test(fdtab, note_used_counts_unused_in_a_row)
 	cr_assert_eq(get(fd).unused, 0);
 }
 
-Test(fdtab, add_dst_remembers_distinct_destinations)
+Test(fdtab, sent_remembers_distinct_destinations)
 {
 	int fd = tmp_file(0);
 	struct zc_fd_info a = get(fd);
-	zc_fdtab_add_dst(fd, a.gen, 7);
-	zc_fdtab_add_dst(fd, a.gen, 8);
-	zc_fdtab_add_dst(fd, a.gen, 7);
+	zc_fdtab_sent(fd, a.gen, 0, 0, 7);
+	zc_fdtab_sent(fd, a.gen, 0, 0, 8);
+	zc_fdtab_sent(fd, a.gen, 0, 0, 7);
 	struct zc_fd_info b = get(fd);
 	int n7 = 0, n8 = 0, free_ = 0;
 	for (int k = 0; k < ZC_FD_DSTS; k++) n7 += b.dsts[k] == 7, n8 += b.dsts[k] == 8, free_ += b.dsts[k] == -1;
 	cr_assert_eq(n7, 1);
 	cr_assert_eq(n8, 1);
 	cr_assert_eq(free_, ZC_FD_DSTS - 2);
-	for (int d = 20; d < 20 + 2 * ZC_FD_DSTS; d++) zc_fdtab_add_dst(fd, a.gen, d);
+	for (int d = 20; d < 20 + 2 * ZC_FD_DSTS; d++) zc_fdtab_sent(fd, a.gen, 0, 0, d);
 	b = get(fd);
 	for (int k = 0; k < ZC_FD_DSTS; k++) cr_assert_geq(b.dsts[k], 0, "full table keeps ZC_FD_DSTS entries");
 }
@@ -481,27 +481,33 @@ Test(fdtab, sent_notes_use_lease_exit_and_destination_at_once)
 	zc_fdtab_set_lease(fd, a.gen, ZC_LS_HELD);
 	cr_assert_eq(zc_fdtab_lease_enter(fd, a.gen), 0);
 	cr_assert_eq(zc_fdtab_lease_enter(fd, a.gen), 0);
-	zc_fdtab_sent(fd, a.gen + 7, 1, 9); /* another generation: nothing */
+	zc_fdtab_sent(fd, a.gen + 7, 1, 1, 9); /* another generation: nothing */
 	struct zc_fd_info b = get(fd);
 	cr_assert_eq(b.unused, 1);
 	cr_assert_eq(b.lease_inflight, 2);
-	zc_fdtab_sent(fd, a.gen, 1, -1); /* nothing moved: no destination */
+	zc_fdtab_sent(fd, a.gen, 1, 1, -1); /* nothing moved: no destination */
 	b = get(fd);
 	cr_assert_eq(b.unused, 0);
 	cr_assert_eq(b.lease_inflight, 1);
 	for (int k = 0; k < ZC_FD_DSTS; k++) cr_assert_eq(b.dsts[k], -1);
-	zc_fdtab_sent(fd, a.gen, 1, 9);
+	zc_fdtab_sent(fd, a.gen, 1, 1, 9);
 	b = get(fd);
 	cr_assert_eq(b.lease_inflight, 0);
 	int n9 = 0;
 	for (int k = 0; k < ZC_FD_DSTS; k++) n9 += b.dsts[k] == 9;
 	cr_assert_eq(n9, 1);
 	zc_fdtab_note_used(fd, a.gen, 0);
-	zc_fdtab_sent(fd, a.gen, 0, 10); /* not leased: used, and no break waits for its destination */
+	zc_fdtab_sent(fd, a.gen, 1, 0, -1); /* not leased: used, no destination, the count stays */
 	b = get(fd);
 	cr_assert_eq(b.unused, 0);
 	cr_assert_eq(b.lease_inflight, 0);
 	for (int k = 0; k < ZC_FD_DSTS; k++) cr_assert_neq(b.dsts[k], 10);
+	zc_fdtab_note_used(fd, a.gen, 0);
+	cr_assert_eq(zc_fdtab_lease_enter(fd, a.gen), 0);
+	zc_fdtab_sent(fd, a.gen, 0, 1, -1); /* a mapping's source: leaves, its unused count untouched */
+	b = get(fd);
+	cr_assert_eq(b.unused, 1);
+	cr_assert_eq(b.lease_inflight, 0);
 }
 
 /* a rewrite's destination: its entry and its writer in one call, the first write classifying it */
